@@ -1,0 +1,1 @@
+"""Corpora in LJSpeech format: readers, datasets, bucketing and the synthetic toy corpus."""

@@ -1,0 +1,43 @@
+"""English text front end: normalisation, phonemisation (espeak-ng IPA or characters),
+versioned symbol tables and tokenisation."""
+
+from tts_ebm.text.frontend import EmptyTextError, FrontendOutput, TextFrontend
+from tts_ebm.text.normalize import (
+    normalize_text,
+    number_to_words,
+    ordinal_to_words,
+    split_sentences,
+    year_to_words,
+)
+from tts_ebm.text.phonemize import (
+    PHONEMIZER_KINDS,
+    CharacterPhonemizer,
+    EspeakPhonemizer,
+    Phonemizer,
+    make_phonemizer,
+)
+from tts_ebm.text.symbols import BLANK, CHARS_V1, IPA_V1, PAD, SymbolTable, symbol_table
+from tts_ebm.text.tokenizer import Tokenizer
+
+__all__ = [
+    "BLANK",
+    "CHARS_V1",
+    "IPA_V1",
+    "PAD",
+    "PHONEMIZER_KINDS",
+    "CharacterPhonemizer",
+    "EmptyTextError",
+    "EspeakPhonemizer",
+    "FrontendOutput",
+    "Phonemizer",
+    "SymbolTable",
+    "TextFrontend",
+    "Tokenizer",
+    "make_phonemizer",
+    "normalize_text",
+    "number_to_words",
+    "ordinal_to_words",
+    "split_sentences",
+    "symbol_table",
+    "year_to_words",
+]
