@@ -1,0 +1,1 @@
+"""Training: Lightning module, data, callbacks, and the `tts-ebm train` entry point."""
