@@ -1,0 +1,129 @@
+"""The festival recipe must yield a valid LJSpeech-format corpus and resume without redoing work."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from tts_ebm.data import festival
+from tts_ebm.data.festival import build_corpus, main, read_sentences, scheme_string
+
+needs_festival = pytest.mark.skipif(
+    shutil.which("festival") is None,
+    reason="festival is not on PATH (apt-get install festival festvox-us-slt-hts)",
+)
+
+SENTENCES = [
+    'LJ900-0001|He said "hello" and paid $42.50 for it.',
+    "LJ900-0002|A back\\slash should not break the script.",
+    "LJ900-0003|The ship left port in 1864 with 3 masts.",
+]
+
+
+def write_lists(directory: Path) -> list[Path]:
+    train = directory / "train.txt"
+    train.write_text("\n".join(SENTENCES) + "\n")
+    val = directory / "val.txt"
+    val.write_text("Plain lines are numbered.\n\n")
+    return [train, val]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, festival.BuildReport]:
+    tmp = tmp_path_factory.mktemp("festival")
+    out = tmp / "corpus"
+    return out, build_corpus(write_lists(tmp), out, jobs=2)
+
+
+def read_metadata(out: Path) -> list[list[str]]:
+    return [line.split("|") for line in (out / "metadata.csv").read_text().splitlines()]
+
+
+def test_scheme_string_escapes_quotes_and_backslashes() -> None:
+    assert scheme_string('a "b" c\\d\n e') == '"a \\"b\\" c\\\\d e"'
+
+
+def test_read_sentences_accepts_ids_plain_lines_and_limit(tmp_path: Path) -> None:
+    train, val = write_lists(tmp_path)
+    assert [s.id for s in read_sentences(train, limit=2)] == ["LJ900-0001", "LJ900-0002"]
+    (plain,) = read_sentences(val)
+    assert (plain.id, plain.text) == ("val-00001", "Plain lines are numbered.")
+
+
+def test_unsafe_id_is_rejected(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text("../evil|text\n")
+    with pytest.raises(festival.BuildError, match="safe file name"):
+        read_sentences(bad)
+
+
+@pytest.mark.festival
+@needs_festival
+def test_wavs_are_22050_mono_pcm16(corpus: tuple[Path, festival.BuildReport]) -> None:
+    out, report = corpus
+    assert (report.made, report.reused, report.failed) == (4, 0, {})
+    wavs = sorted((out / "wavs").glob("*.wav"))
+    assert len(wavs) == 4
+    for wav in wavs:
+        info = sf.info(str(wav))
+        assert (info.samplerate, info.channels, info.subtype) == (22050, 1, "PCM_16")
+        assert 0.3 < info.duration < 15.0, wav.name
+    assert not list(out.glob(".festival-*")), "work directory left behind"
+
+
+@pytest.mark.festival
+@needs_festival
+def test_metadata_and_split_lists(corpus: tuple[Path, festival.BuildReport]) -> None:
+    out, _ = corpus
+    rows = read_metadata(out)
+    assert [row[0] for row in rows] == [f"LJ900-000{i}" for i in (1, 2, 3)] + ["val-00001"]
+    assert all(len(row) == 3 for row in rows)
+    assert rows[0][1] == 'He said "hello" and paid $42.50 for it.'
+    for _, _, normalized in rows:
+        assert not re.search(r"\d", normalized), normalized
+    assert (out / "train_ids.txt").read_text().split() == [row[0] for row in rows[:3]]
+    assert (out / "val_ids.txt").read_text().split() == ["val-00001"]
+
+
+@pytest.mark.festival
+@needs_festival
+def test_rerun_reuses_and_remakes_only_missing(
+    corpus: tuple[Path, festival.BuildReport], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "corpus"
+    shutil.copytree(corpus[0], out)
+    lists = write_lists(tmp_path)
+    assert main([*map(str, lists), str(out)]) == 0
+    assert "made 0, reused 4, failed 0" in capsys.readouterr().out
+    (out / "wavs" / "LJ900-0002.wav").unlink()
+    report = build_corpus(lists, out, jobs=1)
+    assert (report.made, report.reused, report.failed) == (1, 3, {})
+    assert len(read_metadata(out)) == 4
+
+
+@pytest.mark.festival
+@needs_festival
+def test_crash_mid_chunk_loses_only_that_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Festival quitting on the second sentence must not lose the third and fourth."""
+    original = festival.festival_script
+
+    def quit_on_second(voice: str, items: list) -> str:
+        script = original(voice, items)
+        return re.sub(r'^\(tts_ebm_say "LJ900-0002".*$', "(quit)", script, flags=re.M)
+
+    monkeypatch.setattr(festival, "festival_script", quit_on_second)
+    report = build_corpus(write_lists(tmp_path), tmp_path / "corpus", jobs=1)
+    assert (report.made, report.reused) == (3, 0)
+    assert list(report.failed) == ["LJ900-0002"]
+    assert "without making it" in report.failed["LJ900-0002"]
+    assert [row[0] for row in read_metadata(tmp_path / "corpus")] == [
+        "LJ900-0001",
+        "LJ900-0003",
+        "val-00001",
+    ]
