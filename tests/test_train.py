@@ -1,0 +1,215 @@
+"""Training end to end on the toy corpus: it learns, resumes exactly, survives bad steps."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tts_ebm.checkpoint import load_inference_checkpoint
+from tts_ebm.sampling import RefineConfig, refine
+
+TOY = ["experiment=toy", "data.toy.n_utterances=120", "data.val_size=8"]
+
+
+def train_command(run_dir: Path, *overrides: str) -> list[str]:
+    return [sys.executable, "-m", "tts_ebm.cli", "train", *TOY, f"run_dir={run_dir}", *overrides]
+
+
+def run_training(run_dir: Path, *overrides: str, timeout: int = 900):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(
+        train_command(run_dir, *overrides), capture_output=True, text=True, timeout=timeout, env=env
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def metrics(run_dir: Path) -> list[dict]:
+    """All metrics.csv rows of a run, over resumed versions in order."""
+    rows = []
+    versions = sorted((run_dir / "csv").glob("version_*"), key=lambda p: int(p.name.split("_")[1]))
+    for version in versions:
+        with open(version / "metrics.csv") as handle:
+            rows += [{k: v for k, v in r.items() if v != ""} for r in csv.DictReader(handle)]
+    return rows
+
+
+def series(rows: list[dict], key: str) -> dict[int, float]:
+    return {int(r["step"]): float(r[key]) for r in rows if key in r}
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("toy") / "run"
+    os.environ.setdefault("TTS_EBM_CACHE", str(tmp_path_factory.mktemp("cache")))
+    run_training(run_dir, "trainer.max_steps=300", "trainer.val_every_steps=50")
+    return run_dir
+
+
+def test_toy_training_learns_and_refinement_beats_prior(toy_run):
+    rows = metrics(toy_run)
+    prior = series(rows, "val/mse_prior")
+    refined = series(rows, "val/mse_refined_1")
+    steps = sorted(prior)
+    assert len(steps) >= 4
+    first, last = steps[0], steps[-1]
+    assert prior[last] < 0.8 * prior[first]
+    assert refined[last] < 0.8 * refined[first]
+    assert refined[last] < prior[last]
+
+
+def test_run_dir_contents_and_exported_checkpoint(toy_run):
+    assert (toy_run / "config.yaml").is_file()
+    ckpts = sorted(p.name for p in (toy_run / "checkpoints").glob("*.ckpt"))
+    assert "last.ckpt" in ckpts and "step=00000300.ckpt" in ckpts
+    assert list((toy_run / "tensorboard").glob("events.out.tfevents.*"))
+    ckpt = load_inference_checkpoint(toy_run / "model.safetensors")
+    assert ckpt.frontend["kind"] == "chars" and ckpt.info["steps_trained"] == 300
+    tokens = torch.tensor([ckpt_tokens(ckpt, "la mi.")])
+    prior = ckpt.model.prior(tokens, torch.tensor([tokens.shape[1]]))
+    assert prior.mu.shape[1] == 80 and prior.mu.shape[2] == int(prior.durations.sum())
+    same = refine(ckpt.model.energy, prior.mu, prior.frame_mask, RefineConfig(steps=0))
+    assert torch.equal(same, prior.mu)
+
+
+def ckpt_tokens(ckpt, text: str) -> list[int]:
+    from tts_ebm.text import TextFrontend
+
+    return TextFrontend.from_config(ckpt.frontend).process(text).ids
+
+
+def test_export_command_writes_fp16_checkpoint(toy_run, tmp_path):
+    from tts_ebm.cli import main
+
+    out = tmp_path / "half.safetensors"
+    assert main(["export", str(toy_run / "checkpoints" / "last.ckpt"), str(out), "--fp16"]) == 0
+    full = load_inference_checkpoint(toy_run / "model.safetensors")
+    half = load_inference_checkpoint(out)
+    assert out.stat().st_size < 0.6 * (toy_run / "model.safetensors").stat().st_size
+    a = dict(full.model.named_parameters())["encoder.embedding.weight"]
+    b = dict(half.model.named_parameters())["encoder.embedding.weight"]
+    assert torch.allclose(a, b, atol=1e-2)
+
+
+def test_sigkill_then_resume_continues_the_same_curve(tmp_path):
+    os.environ.setdefault("TTS_EBM_CACHE", str(tmp_path / "cache"))
+    common = (
+        "trainer.max_steps=60",
+        "trainer.checkpoint_every_steps=20",
+        "trainer.log_every_steps=1",
+    )
+    reference = tmp_path / "reference"
+    run_training(reference, *common)
+
+    run_dir = tmp_path / "killed"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        train_command(run_dir, *common),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    target = run_dir / "checkpoints" / "step=00000040.ckpt"
+    deadline = time.time() + 600
+    while not target.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert target.exists()
+
+    run_training(run_dir, *common, "resume=true")
+    original = series(metrics(reference), "train/loss")
+    resumed = series(metrics(run_dir), "train/loss")
+    assert max(resumed) == max(original) == 59  # steps are logged 0-based
+    for step in range(45, 60):
+        assert resumed[step] == pytest.approx(original[step], rel=1e-4, abs=1e-6)
+
+
+def test_sigterm_writes_checkpoint_and_exits_cleanly(tmp_path):
+    os.environ.setdefault("TTS_EBM_CACHE", str(tmp_path / "cache"))
+    run_dir = tmp_path / "term"
+    process = subprocess.Popen(
+        train_command(run_dir, "trainer.max_steps=100000", "trainer.checkpoint_every_steps=1000"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.time() + 300
+    while not list((run_dir / "csv").glob("version_*/hparams.yaml")) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output[-3000:]
+    assert "SIGTERM: checkpoint written" in output
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert 0 < checkpoint["global_step"] < 100000
+
+
+def test_two_process_ddp_on_cpu(tmp_path):
+    """DDP through Lightning's strategy: two gloo processes train and agree on the weights."""
+    os.environ.setdefault("TTS_EBM_CACHE", str(tmp_path / "cache"))
+    run_dir = tmp_path / "ddp"
+    result = run_training(
+        run_dir,
+        "trainer.strategy=ddp",
+        "trainer.devices=2",
+        "trainer.max_steps=6",
+        "trainer.val_every_steps=3",
+        "trainer.checkpoint_every_steps=3",
+        "trainer.val_media=0",
+    )
+    assert "MEMBER: 2/2" in result.stdout + result.stderr
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 6
+    assert load_inference_checkpoint(run_dir / "model.safetensors").info["steps_trained"] == 6
+
+
+def test_non_finite_loss_skips_the_update_and_training_continues(tmp_path, monkeypatch):
+    """A NaN loss at one step changes no weight, is counted, and training reaches max_steps."""
+    import lightning as L
+
+    from tts_ebm.objectives.delta import DeltaObjective
+    from tts_ebm.train.module import EBMTTSModule
+    from tts_ebm.train.run import complete_config, compose_config
+    from tts_ebm.train.trainer import build_datamodule
+
+    monkeypatch.setenv("TTS_EBM_CACHE", str(tmp_path / "cache"))
+    config = compose_config([*TOY, f"run_dir={tmp_path / 'nan'}", "trainer.max_steps=4"])
+    config, prepared = complete_config(config)
+    original_forward = DeltaObjective.forward
+    snapshots = {}
+
+    def forward(self, energy, inputs):
+        out = original_forward(self, energy, inputs)
+        snapshots[inputs.step] = [p.detach().clone() for p in energy.parameters()]
+        if inputs.step == 2:
+            out.loss = out.loss * float("nan")
+        return out
+
+    monkeypatch.setattr(DeltaObjective, "forward", forward)
+    module = EBMTTSModule(config)
+    trainer = L.Trainer(
+        max_steps=4,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        use_distributed_sampler=False,
+    )
+    trainer.fit(module, datamodule=build_datamodule(config, prepared))
+    assert trainer.global_step == 4 and module.skipped_updates == 1
+    for before, after in zip(snapshots[2], snapshots[3], strict=True):
+        assert torch.equal(before, after)  # the NaN step left the energy network untouched
+    assert any(not torch.equal(a, b) for a, b in zip(snapshots[1], snapshots[2], strict=True))

@@ -1,0 +1,108 @@
+"""The acoustic model: text encoder + durations/alignment + energy network.
+
+Training aligns the encoder's per-token means to the reference mel (MAS, or stored durations)
+to get the frame-level condition μ; inference expands μ with predicted durations. The energy
+network E_θ(Y; μ) is trained by an objective (``tts_ebm.objectives``) and used by the sampler
+(``tts_ebm.sampling``); this module only produces μ and the alignment losses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from tts_ebm.model.alignment import (
+    duration_loss,
+    durations_from_path,
+    expand,
+    gaussian_log_likelihood,
+    maximum_path,
+    path_from_durations,
+    predict_durations,
+    prior_loss,
+)
+from tts_ebm.model.encoder import EncoderConfig, TextEncoder
+from tts_ebm.model.energy import EnergyConfig, EnergyNetwork
+from tts_ebm.model.layers import sequence_mask
+
+
+@dataclass
+class AlignedPrior:
+    """μ aligned to a reference mel, and the losses that train the encoder."""
+
+    mu: torch.Tensor  # (B, n_mels, T)
+    frame_mask: torch.Tensor  # (B, 1, T) float
+    path: torch.Tensor  # (B, L, T) hard alignment
+    durations: torch.Tensor  # (B, L) frames per token
+    prior_loss: torch.Tensor
+    duration_loss: torch.Tensor
+
+
+@dataclass
+class Prior:
+    """μ expanded by predicted durations (inference)."""
+
+    mu: torch.Tensor
+    frame_mask: torch.Tensor
+    durations: torch.Tensor
+    path: torch.Tensor
+
+
+class EBMTTS(torch.nn.Module):
+    def __init__(self, encoder: EncoderConfig, energy: EnergyConfig):
+        super().__init__()
+        self.encoder_config = encoder
+        self.energy_config = energy
+        self.encoder = TextEncoder(encoder)
+        self.energy = EnergyNetwork(energy)
+
+    @classmethod
+    def from_config(cls, config: dict) -> EBMTTS:
+        """``{"encoder": {...}, "energy": {...}}`` as stored in checkpoints."""
+        return cls(EncoderConfig(**config["encoder"]), EnergyConfig(**config["energy"]))
+
+    def to_config(self) -> dict:
+        return {"encoder": asdict(self.encoder_config), "energy": asdict(self.energy_config)}
+
+    def align(
+        self,
+        tokens: torch.Tensor,
+        token_lengths: torch.Tensor,
+        mel: torch.Tensor,
+        mel_lengths: torch.Tensor,
+        durations: torch.Tensor | None = None,
+    ) -> AlignedPrior:
+        """Align to the reference ``mel`` by MAS, or by stored ``durations`` when given."""
+        enc = self.encoder(tokens, token_lengths)
+        frame_mask = sequence_mask(mel_lengths, mel.shape[-1]).unsqueeze(1).to(mel.dtype)
+        if durations is None:
+            with torch.no_grad():
+                log_lik = gaussian_log_likelihood(enc.mu_x, mel)
+                path = maximum_path(log_lik, enc.mask, frame_mask)
+        else:
+            path = path_from_durations(durations, frame_mask)
+        mu = expand(enc.mu_x, path)
+        frame_durations = durations_from_path(path)
+        return AlignedPrior(
+            mu=mu,
+            frame_mask=frame_mask,
+            path=path,
+            durations=frame_durations,
+            prior_loss=prior_loss(mel, mu, frame_mask),
+            duration_loss=duration_loss(enc.log_durations, frame_durations, enc.mask),
+        )
+
+    @torch.no_grad()
+    def prior(
+        self, tokens: torch.Tensor, token_lengths: torch.Tensor, speaking_rate: float = 1.0
+    ) -> Prior:
+        """μ for new text: durations from the predictor, scaled by ``speaking_rate`` (>1 slower)."""
+        enc = self.encoder(tokens, token_lengths)
+        durations = predict_durations(enc.log_durations, enc.mask, speaking_rate)
+        n_frames = durations.sum(dim=1)
+        frame_mask = sequence_mask(n_frames, int(n_frames.max())).unsqueeze(1).to(enc.mu_x.dtype)
+        path = path_from_durations(durations, frame_mask)
+        return Prior(
+            mu=expand(enc.mu_x, path), frame_mask=frame_mask, durations=durations, path=path
+        )

@@ -1,0 +1,173 @@
+"""Lightning module: alignment losses + one EBM objective, with guarded manual optimisation.
+
+Manual optimisation because a non-finite loss or gradient must skip the update on *every* DDP
+rank together (Lightning's "return None" skip is not supported under DDP), and because the
+per-step seeding below must happen before any random draw of the step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+
+from tts_ebm.audio import MelStats
+from tts_ebm.model.tts import EBMTTS
+from tts_ebm.objectives import ObjectiveInputs, build_objective
+from tts_ebm.sampling import RefineConfig, refine
+from tts_ebm.train.data import Batch
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    """Seed of one training step: resuming at step k redraws exactly what the original drew."""
+    return (seed * 1_000_003 + step * 7919 + rank) % (2**63 - 1)
+
+
+class EBMTTSModule(L.LightningModule):
+    def __init__(self, config: dict):
+        """``config`` is the resolved training config (plain dict); it is saved in checkpoints."""
+        super().__init__()
+        self.save_hyperparameters({"config": config})
+        self.config = config
+        self.model = EBMTTS.from_config(config["model"]["network"])
+        self.objective = build_objective(config["objective"])
+        self.stats = MelStats.from_dict(config["data"]["stats"])
+        self.automatic_optimization = False
+        self.skipped_updates = 0
+
+    # -- optimisation ---------------------------------------------------------------------
+
+    def configure_optimizers(self):
+        optim = self.config["trainer"]["optim"]
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(
+            params,
+            lr=optim["lr"],
+            betas=tuple(optim.get("betas", (0.9, 0.999))),
+            weight_decay=optim.get("weight_decay", 0.0),
+        )
+        warmup = int(optim.get("warmup_steps", 0))
+        total = int(self.config["trainer"]["max_steps"])
+        min_ratio = float(optim.get("min_lr_ratio", 0.1))
+        schedule = optim.get("schedule", "cosine")
+
+        def factor(step: int) -> float:
+            if warmup and step < warmup:
+                return (step + 1) / warmup
+            if schedule == "constant":
+                return 1.0
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return [optimizer], [{"scheduler": scheduler, "interval": "step"}]
+
+    def _all_ranks_finite(self, value: torch.Tensor) -> bool:
+        finite = torch.isfinite(value.detach()).all().float()
+        if self.trainer.world_size > 1:
+            finite = self.trainer.strategy.reduce(finite, reduce_op="min")
+        return bool(finite > 0)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        step = self.global_step
+        torch.manual_seed(step_seed(self.config["seed"], step, self.global_rank))
+        optimizer = self.optimizers()
+        scheduler = self.lr_schedulers()
+        losses, logs = self._losses(batch, step)
+        loss = losses["loss"]
+        if not self._all_ranks_finite(loss):
+            self._skip_update(optimizer, "loss")
+            return loss.detach()
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        clip = self.config["trainer"].get("gradient_clip_val") or float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            [p for p in self.parameters() if p.grad is not None], clip
+        )
+        if not self._all_ranks_finite(grad_norm):
+            self._skip_update(optimizer, "gradient")
+            return loss.detach()
+        optimizer.step()
+        scheduler.step()
+        self.objective.on_train_batch_end(self.model.energy, step + 1)
+        batch_size = batch.tokens.shape[0]
+        self.log_dict(
+            {f"train/{k}": v.detach() for k, v in losses.items()},
+            prog_bar=False,
+            batch_size=batch_size,
+            sync_dist=False,
+        )
+        self.log("loss", loss.detach(), prog_bar=True, batch_size=batch_size, logger=False)
+        self.log_dict(logs, batch_size=batch_size)
+        self.log("train/grad_norm", grad_norm, batch_size=batch_size)
+        self.log("train/lr", scheduler.get_last_lr()[0], batch_size=batch_size)
+        return loss.detach()
+
+    def _skip_update(self, optimizer, what: str) -> None:
+        """Non-finite loss or gradient: no update, but the step counter moves on (logged).
+
+        Stepping with every gradient set to None changes no weight and no optimiser moment,
+        yet counts as a step for Lightning, so step-indexed batches and seeds stay in line.
+        """
+        self.print(f"step {self.global_step}: non-finite {what}, update skipped")
+        optimizer.zero_grad(set_to_none=True)
+        optimizer.step()
+        self.skipped_updates += 1
+        self.log("train/skipped_updates", float(self.skipped_updates), batch_size=1)
+
+    def _losses(self, batch: Batch, step: int) -> tuple[dict[str, torch.Tensor], dict]:
+        weights = self.config["model"]["loss_weights"]
+        aligned = self.model.align(
+            batch.tokens, batch.token_lengths, batch.mel, batch.mel_lengths, batch.durations
+        )
+        mu = aligned.mu.detach() if self.config["model"].get("detach_condition") else aligned.mu
+        inputs = ObjectiveInputs(
+            y_ref=batch.mel, mu=mu, mask=aligned.frame_mask, utterance_ids=batch.ids, step=step
+        )
+        out = self.objective(self.model.energy, inputs)
+        losses = {
+            "prior": aligned.prior_loss,
+            "duration": aligned.duration_loss,
+            "objective": out.loss,
+        }
+        losses["loss"] = (
+            weights["prior"] * aligned.prior_loss
+            + weights["duration"] * aligned.duration_loss
+            + weights["objective"] * out.loss
+        )
+        logs = {f"objective/{k}": v for k, v in out.logs.items()}
+        return losses, logs
+
+    # -- validation -------------------------------------------------------------------------
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        """Mel errors of μ and of μ refined by 1 and K steps, on the reference alignment."""
+        aligned = self.model.align(
+            batch.tokens, batch.token_lengths, batch.mel, batch.mel_lengths, batch.durations
+        )
+        inference = self.config["inference"]
+        errors = {"val/mse_prior": _masked_mse(aligned.mu, batch.mel, aligned.frame_mask)}
+        for steps in sorted({1, int(inference["steps"])} - {0}):
+            refined = refine(
+                self.model.energy,
+                aligned.mu,
+                aligned.frame_mask,
+                RefineConfig(steps=steps, step_size=inference["step_size"]),
+            )
+            errors[f"val/mse_refined_{steps}"] = _masked_mse(refined, batch.mel, aligned.frame_mask)
+        errors["val/prior_loss"] = aligned.prior_loss
+        errors["val/duration_loss"] = aligned.duration_loss
+        self.log_dict(errors, batch_size=batch.tokens.shape[0], sync_dist=True, prog_bar=False)
+        self.log(
+            "val_mse_1",
+            errors["val/mse_refined_1"],
+            prog_bar=True,
+            logger=False,
+            batch_size=batch.tokens.shape[0],
+            sync_dist=True,
+        )
+
+
+def _masked_mse(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return ((a - b) ** 2 * mask).sum() / (mask.sum() * a.shape[1])

@@ -1,0 +1,122 @@
+"""Lightning Trainer and DataModule assembly from the resolved config."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from torch.utils.data import DataLoader
+
+from tts_ebm.audio import MelStats
+from tts_ebm.text import TextFrontend
+from tts_ebm.train.callbacks import AtomicCheckpointIO, CheckpointOnSignal
+from tts_ebm.train.data import BucketBatchSampler, PreparedDataset, collate
+from tts_ebm.train.media import ValidationMedia
+
+
+class PreparedDataModule(L.LightningDataModule):
+    """Train/val loaders over a prepared folder; the train loader starts at the current step."""
+
+    def __init__(self, config: dict, prepared_dir: Path):
+        super().__init__()
+        self.config = config
+        self.prepared_dir = prepared_dir
+        data = config["data"]
+        tokenizer = TextFrontend.from_config(data["frontend_config"]).tokenizer
+        stats = MelStats.from_dict(data["stats"])
+        self.train_set = PreparedDataset(
+            prepared_dir, "train", tokenizer, stats, data.get("durations_dir")
+        )
+        self.val_set = PreparedDataset(
+            prepared_dir, "val", tokenizer, stats, data.get("durations_dir")
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        data = self.config["data"]
+        # Called after a resumed checkpoint is restored: global_step is where to continue.
+        sampler = BucketBatchSampler(
+            self.train_set.frame_counts,
+            data["batch_size"],
+            seed=self.config["seed"],
+            start=self.trainer.global_step,
+            rank=self.trainer.global_rank,
+            world_size=self.trainer.world_size,
+        )
+        return DataLoader(
+            self.train_set,
+            batch_sampler=sampler,
+            collate_fn=collate,
+            num_workers=data["num_workers"],
+            persistent_workers=data["num_workers"] > 0,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        data = self.config["data"]
+        return DataLoader(
+            self.val_set,
+            batch_size=data["batch_size"],
+            shuffle=False,
+            collate_fn=collate,
+            num_workers=0,
+        )
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        return batch.to(device)
+
+
+def build_datamodule(config: dict, prepared_dir: Path) -> PreparedDataModule:
+    return PreparedDataModule(config, prepared_dir)
+
+
+def build_trainer(config: dict, run_dir: Path) -> L.Trainer:
+    # Lightning's advice for manual optimisation does not apply: checkpoints are written after
+    # the step on purpose (the resumed run continues from the updated weights).
+    warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
+    tcfg = config["trainer"]
+    checkpoints = run_dir / "checkpoints"
+    periodic = ModelCheckpoint(
+        dirpath=checkpoints,
+        filename="step={step:08d}",
+        auto_insert_metric_name=False,
+        every_n_train_steps=tcfg["checkpoint_every_steps"],
+        save_top_k=tcfg["keep_checkpoints"],
+        monitor="step",
+        mode="max",
+        save_last=True,
+        save_on_train_epoch_end=False,
+    )
+    callbacks = [
+        periodic,
+        CheckpointOnSignal(checkpoints / "last.ckpt"),
+        LearningRateMonitor(logging_interval="step"),
+        RichProgressBar(leave=True),
+        ValidationMedia(tcfg["val_media"], tcfg["vocoder"]),
+    ]
+    val_every = tcfg["val_every_steps"]
+    return L.Trainer(
+        default_root_dir=run_dir,
+        max_steps=tcfg["max_steps"],
+        accelerator=tcfg["accelerator"],
+        devices=tcfg["devices"],
+        strategy=tcfg["strategy"],
+        num_nodes=tcfg["num_nodes"],
+        precision=tcfg["precision"],
+        logger=[
+            TensorBoardLogger(run_dir, name="tensorboard", version=""),
+            # metrics.csv, easy to read back; a resumed run writes the next version_N folder.
+            CSVLogger(run_dir, name="csv"),
+        ],
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
+        val_check_interval=val_every,
+        check_val_every_n_epoch=None,
+        log_every_n_steps=tcfg["log_every_steps"],
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        enable_model_summary=True,
+    )
