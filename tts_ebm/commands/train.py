@@ -1,0 +1,74 @@
+"""`tts-ebm train` and `tts-ebm export`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _train(args: argparse.Namespace) -> int:
+    from tts_ebm.train.run import compose_config, train
+
+    if args.print_config:
+        from omegaconf import OmegaConf
+
+        print(OmegaConf.to_yaml(compose_config(args.overrides)))
+        return 0
+    path = train(args.overrides)
+    print(f"inference checkpoint: {path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    import torch
+
+    from tts_ebm.train.run import export_checkpoint
+
+    dtype = torch.float16 if args.fp16 else torch.float32
+    print(f"wrote {export_checkpoint(args.checkpoint, args.out, dtype)}")
+    return 0
+
+
+def _config_choices() -> str:
+    """The packaged config groups and their options, for ``train --help``."""
+    from importlib.resources import files
+
+    root = files("tts_ebm.configs")
+    lines = []
+    for group in sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != "__pycache__"):
+        options = sorted(
+            f.name[:-5] for f in root.joinpath(group).iterdir() if f.name.endswith(".yaml")
+        )
+        lines.append(f"  {group}: {', '.join(options)}")
+    return "\n".join(lines)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "train",
+        help="train an acoustic model (Hydra overrides)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Train with Hydra-style overrides, e.g.\n"
+            "  tts-ebm train experiment=toy run_dir=runs/toy\n"
+            "  tts-ebm train data.corpus=LJSpeech-1.1 data.prepared_dir=data/lj run_dir=runs/lj\n"
+            "  tts-ebm train ... resume=true          # continue from the last checkpoint\n"
+            "  tts-ebm train ... trainer.strategy=ddp trainer.devices=4\n\n"
+            "The run directory gets config.yaml, checkpoints/ (every "
+            "trainer.checkpoint_every_steps and last.ckpt), tensorboard/ and model.safetensors."
+        ),
+        epilog="config groups and options:\n" + _config_choices(),
+    )
+    p.add_argument("overrides", nargs="*", help="key=value or group=option overrides")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
+    p.set_defaults(handler=_train)
+
+    p = commands.add_parser(
+        "export",
+        help="turn a training checkpoint into a safetensors inference checkpoint",
+        description="Export weights, config, mel statistics and symbol table into one file.",
+    )
+    p.add_argument("checkpoint", type=Path, help="Lightning .ckpt from a run's checkpoints/")
+    p.add_argument("out", type=Path, help="output .safetensors file")
+    p.add_argument("--fp16", action="store_true", help="store weights in float16 (half size)")
+    p.set_defaults(handler=_export)
