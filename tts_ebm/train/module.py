@@ -101,7 +101,6 @@ class EBMTTSModule(L.LightningModule):
         self.log("loss", loss.detach(), prog_bar=True, batch_size=batch_size, logger=False)
         self.log_dict(logs, batch_size=batch_size)
         self.log("train/grad_norm", grad_norm, batch_size=batch_size)
-        self.log("train/lr", scheduler.get_last_lr()[0], batch_size=batch_size)
         return loss.detach()
 
     def _skip_update(self, optimizer, what: str) -> None:

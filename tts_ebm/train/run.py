@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from tts_ebm.audio import MelStats
+from tts_ebm.audio import MelConfig, MelStats
 from tts_ebm.data.prepare import PrepareOptions, prepare_corpus
 from tts_ebm.text import TextFrontend
+
+if TYPE_CHECKING:
+    from tts_ebm.checkpoint import InferenceCheckpoint
 
 RUN_DIR_ENV = "TTS_EBM_RUN_DIR"  # DDP children re-run the command: they must share the run_dir
 
@@ -18,11 +22,18 @@ RUN_DIR_ENV = "TTS_EBM_RUN_DIR"  # DDP children re-run the command: they must sh
 def compose_config(overrides: list[str]) -> dict:
     """Resolve ``train.yaml`` with Hydra overrides (packaged configs, no working-dir changes)."""
     from hydra import compose, initialize_config_module
+    from hydra.errors import HydraException
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
-    with initialize_config_module(config_module="tts_ebm.configs", version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
-    config = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        with initialize_config_module(config_module="tts_ebm.configs", version_base="1.3"):
+            cfg = compose("train", overrides=overrides)
+        config = OmegaConf.to_container(cfg, resolve=True)
+    except (HydraException, OmegaConfBaseException) as exc:
+        # Hydra's messages end with search-path dumps; the first line says what is wrong.
+        first_line = str(exc).strip().splitlines()[0]
+        raise ValueError(f"bad training config: {first_line} (see `tts-ebm train --help`)") from exc
     if os.environ.get(RUN_DIR_ENV):
         config["run_dir"] = os.environ[RUN_DIR_ENV]
     return config
@@ -55,6 +66,11 @@ def prepare_data(data: dict) -> Path:
         prepared = Path(data["prepared_dir"] or root / f"prepared-{data['frontend']}")
     else:
         corpus = data["corpus"]
+        if not data["prepared_dir"]:
+            raise ValueError(
+                "data.prepared_dir is not set: pass data.prepared_dir=DIR (a folder made by "
+                "`tts-ebm prepare`, or where to prepare data.corpus=PATH), or experiment=toy"
+            )
         prepared = Path(data["prepared_dir"])
     if corpus is not None and not (prepared / "train.jsonl").is_file():
         options = PrepareOptions(frontend=data["frontend"], val_size=data["val_size"])
@@ -153,9 +169,13 @@ def export_from_module(module, path: Path, step: int) -> Path:
     return path
 
 
-def export_checkpoint(ckpt_path: str | Path, out: str | Path, dtype: torch.dtype) -> Path:
-    """``tts-ebm export``: Lightning training checkpoint → safetensors inference checkpoint."""
-    from tts_ebm.checkpoint import save_inference_checkpoint
+def load_training_checkpoint(ckpt_path: str | Path) -> InferenceCheckpoint:
+    """A Lightning training checkpoint as an in-memory inference checkpoint (weights_only load).
+
+    One mapping from the training config to the self-describing fields, shared by ``export``
+    and every command that accepts either kind of checkpoint.
+    """
+    from tts_ebm.checkpoint import InferenceCheckpoint
     from tts_ebm.model.tts import EBMTTS
 
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
@@ -165,12 +185,28 @@ def export_checkpoint(ckpt_path: str | Path, out: str | Path, dtype: torch.dtype
     model.load_state_dict(
         {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
     )
-    return save_inference_checkpoint(
-        out,
-        model,
+    return InferenceCheckpoint(
+        model=model.eval(),
         frontend=config["data"]["frontend_config"],
+        mel=MelConfig(),
         stats=MelStats.from_dict(config["data"]["stats"]),
         inference=config["inference"],
         info={"objective": config["objective"], "steps_trained": ckpt["global_step"]},
+    )
+
+
+def export_checkpoint(ckpt_path: str | Path, out: str | Path, dtype: torch.dtype) -> Path:
+    """``tts-ebm export``: Lightning training checkpoint → safetensors inference checkpoint."""
+    from tts_ebm.checkpoint import save_inference_checkpoint
+
+    ckpt = load_training_checkpoint(ckpt_path)
+    return save_inference_checkpoint(
+        out,
+        ckpt.model,
+        frontend=ckpt.frontend,
+        stats=ckpt.stats,
+        inference=ckpt.inference,
+        info=ckpt.info,
+        mel=ckpt.mel,
         dtype=dtype,
     )

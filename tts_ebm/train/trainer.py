@@ -7,13 +7,13 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
 from tts_ebm.audio import MelStats
 from tts_ebm.text import TextFrontend
-from tts_ebm.train.callbacks import AtomicCheckpointIO, CheckpointOnSignal
+from tts_ebm.train.callbacks import AtomicCheckpointIO, CheckpointOnSignal, StepProgressBar
 from tts_ebm.train.data import BucketBatchSampler, PreparedDataset, collate
 from tts_ebm.train.media import ValidationMedia
 
@@ -94,7 +94,7 @@ def build_trainer(config: dict, run_dir: Path) -> L.Trainer:
         periodic,
         CheckpointOnSignal(checkpoints / "last.ckpt"),
         LearningRateMonitor(logging_interval="step"),
-        RichProgressBar(leave=True),
+        StepProgressBar(leave=True),
         ValidationMedia(tcfg["val_media"], tcfg["vocoder"]),
     ]
     val_every = tcfg["val_every_steps"]
