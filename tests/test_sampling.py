@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from tts_ebm.model.energy import EnergyConfig, EnergyModule, EnergyNetwork
-from tts_ebm.sampling import RefineConfig, refine
+from tts_ebm.sampling import RefineConfig, refine, refine_details
 
 N_MELS = 8
 
@@ -126,3 +128,115 @@ def test_bad_config_is_rejected():
         RefineConfig(step_size=0.0)
     with pytest.raises(ValueError, match="langevin"):
         RefineConfig(langevin=-0.1)
+
+
+# -- schedules, early stopping, per-utterance noise ---------------------------------------------
+
+
+def test_schedules_follow_their_documented_formulas():
+    def sizes(**kw):
+        return RefineConfig(steps=5, step_size=1.0, step_size_min=0.2, **kw).step_sizes()
+
+    assert sizes() == [1.0] * 5
+    assert sizes(schedule="linear") == pytest.approx([1.0, 0.8, 0.6, 0.4, 0.2])
+    cosine = [0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * k / 4)) for k in range(5)]
+    assert sizes(schedule="cosine") == pytest.approx(cosine)
+    assert sizes(schedule="cosine")[2] == pytest.approx(0.6)  # halfway: the mean of η, η_min
+    assert RefineConfig(steps=1, schedule="linear", step_size_min=0.1).step_sizes() == [1.0]
+    assert RefineConfig(steps=3, step_size=[0.5, 0.2, 0.1]).step_sizes() == [0.5, 0.2, 0.1]
+    assert RefineConfig(steps=0, schedule="cosine").step_sizes() == []
+
+
+def test_bad_schedules_are_rejected():
+    with pytest.raises(ValueError, match="one value per step"):
+        RefineConfig(steps=3, step_size=[0.5, 0.2])
+    with pytest.raises(ValueError, match="not both"):
+        RefineConfig(steps=2, step_size=[0.5, 0.2], schedule="linear")
+    with pytest.raises(ValueError, match="step_size must be positive"):
+        RefineConfig(steps=2, step_size=[0.5, 0.0])
+    with pytest.raises(ValueError, match="unknown schedule"):
+        RefineConfig(schedule="exponential")
+    with pytest.raises(ValueError, match="step_size_min"):
+        RefineConfig(schedule="linear", step_size=0.5, step_size_min=0.6)
+    with pytest.raises(ValueError, match="stop_threshold"):
+        RefineConfig(stop_threshold=-1.0)
+
+
+def test_scheduled_steps_are_the_ones_taken():
+    """Quadratic energy, scale a: Y_K − t = Π_k (1 − η_k/a) (μ − t)."""
+    mu, mask, target = condition()
+    config = RefineConfig(steps=4, step_size=0.8, schedule="cosine", step_size_min=0.1)
+    out = refine(QuadraticEnergy(target, 1.0), mu, mask, config)
+    factor = math.prod(1 - eta for eta in config.step_sizes())
+    torch.testing.assert_close(out - target, factor * (mu - target), rtol=1e-12, atol=1e-12)
+
+
+class CountingEnergy(QuadraticEnergy):
+    """Counts score evaluations, to see when the loop really ends."""
+
+    calls = 0
+
+    def score(self, y, mu, mask, create_graph=False):
+        self.calls += 1
+        return super().score(y, mu, mask, create_graph)
+
+
+def _rms(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return ((x**2).sum(dim=(1, 2)) / (mask.sum(dim=(1, 2)) * x.shape[1])).sqrt()
+
+
+@pytest.mark.parametrize("check_every", [1, 3])
+def test_early_stop_freezes_each_utterance_and_ends_the_loop(check_every):
+    """Score RMS shrinks by (1 − η) per step; an utterance stops at the first step below."""
+    mu, mask, target = condition(lengths=(30, 17, 25))
+    mu = mu + torch.tensor([4.0, 1.0, 0.0], dtype=mu.dtype)[:, None, None] * (target - mu)
+    mu = mu * mask
+    eta, threshold = 0.5, 0.3
+    energy = CountingEnergy(target, 1.0)
+    config = RefineConfig(
+        steps=20, step_size=eta, stop_threshold=threshold, stop_check_every=check_every
+    )
+    out = refine_details(energy, mu, mask, config)
+    rms0 = _rms(target - mu, mask)
+    expected = [
+        0 if r < threshold else math.ceil(math.log(threshold / r) / math.log(1 - eta))
+        for r in rms0.tolist()
+    ]
+    assert out.steps_taken.tolist() == expected
+    for b, k in enumerate(expected):
+        torch.testing.assert_close(
+            out.y[b] - target[b], (1 - eta) ** k * (mu[b] - target[b]), rtol=1e-12, atol=1e-12
+        )
+    # The loop ends at the first check after every utterance stopped, not after 20 steps.
+    last_step = max(expected) + 1
+    assert energy.calls == math.ceil(last_step / check_every) * check_every < 20
+
+
+def test_a_large_threshold_means_zero_effective_steps():
+    mu, mask, target = condition()
+    config = RefineConfig(steps=6, step_size=0.5, langevin=1.0, stop_threshold=1e9)
+    out = refine_details(QuadraticEnergy(target, 1.0), mu, mask, config, torch.Generator())
+    assert out.steps_taken.tolist() == [0, 0]
+    assert torch.equal(out.y, mu)
+
+
+def test_per_utterance_generators_make_results_independent_of_the_batch():
+    mu, mask, target = condition(lengths=(30, 17))
+    energy = QuadraticEnergy(target, 2.0)
+    config = RefineConfig(steps=3, step_size=0.5, temperature=0.7, langevin=1.0)
+
+    def gens(*seeds):
+        return [torch.Generator().manual_seed(s) for s in seeds]
+
+    both = refine(energy, mu, mask, config, gens(1, 2))
+    second = refine(
+        QuadraticEnergy(target[1:, :, :17], 2.0),
+        mu[1:, :, :17],
+        mask[1:, :, :17],
+        config,
+        gens(2),
+    )
+    torch.testing.assert_close(both[1:, :, :17], second, rtol=0, atol=1e-12)
+    assert both[1, :, 17:].abs().max() == 0
+    with pytest.raises(ValueError, match="3 generators for a batch of 2"):
+        refine(energy, mu, mask, config, gens(1, 2, 3))

@@ -3,10 +3,8 @@ speech; every weight source gives the same generator; mismatched mel conventions
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import torch
 from safetensors.torch import save_file
 
 from tts_ebm.audio import MelConfig, MelSpectrogram, load_audio
+from tts_ebm.hub import HubError
 from tts_ebm.vocoder import (
     GriffinLim,
     HiFiGANConfig,
@@ -181,30 +180,15 @@ def test_pickled_objects_are_refused(tmp_path: Path):
         load_vocoder(str(tmp_path / "module.pth"))
 
 
-def _fake_hub_cache(cache: Path, repo_id: str, filename: str, payload: bytes) -> str:
-    """The layout ``huggingface_hub`` writes: content-addressed blobs, snapshot symlinks, refs."""
-    repo = cache / ("models--" + repo_id.replace("/", "--"))
-    commit = hashlib.sha1(payload).hexdigest()
-    blob = repo / "blobs" / hashlib.sha256(payload).hexdigest()
-    blob.parent.mkdir(parents=True)
-    blob.write_bytes(payload)
-    link = repo / "snapshots" / commit / filename
-    link.parent.mkdir(parents=True)
-    link.symlink_to(os.path.relpath(blob, link.parent))
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
-    return commit
-
-
 def test_hf_weights_come_from_the_local_cache_offline(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, universal: Vocoder
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, universal: Vocoder, fake_hub_cache
 ):
     import huggingface_hub.constants
 
     local = tmp_path / "g.pth"
     torch.save({"generator": universal.model.state_dict()}, local)
     hub = tmp_path / "hf_home" / "hub"
-    commit = _fake_hub_cache(hub, "someone/hifigan", "v1/generator.pth", local.read_bytes())
+    commit = fake_hub_cache(hub, "someone/hifigan", "v1/generator.pth", local.read_bytes())
     # The hub reads these variables once, at import: set them and the values derived from them.
     monkeypatch.setenv("HF_HOME", str(hub.parent))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -217,12 +201,12 @@ def test_hf_weights_come_from_the_local_cache_offline(
     pinned = load_vocoder(f"hf://someone/hifigan@{commit}/v1/generator.pth", cache_dir=hub)
     assert torch.equal(pinned(mel), expected)
 
-    with pytest.raises(VocoderError, match="not in the local Hugging Face cache") as info:
+    with pytest.raises(HubError, match="not in the local Hugging Face cache") as info:
         load_vocoder("hf://someone/hifigan/v2/generator.pth", cache_dir=hub)
     assert "hf download someone/hifigan v2/generator.pth" in str(info.value)
-    with pytest.raises(VocoderError, match="not in the local Hugging Face cache"):
+    with pytest.raises(HubError, match="not in the local Hugging Face cache"):
         load_vocoder("hf://nobody/nothing/generator.pth", cache_dir=hub)
-    with pytest.raises(VocoderError, match="OWNER/REPO"):
+    with pytest.raises(HubError, match="OWNER/REPO"):
         load_vocoder("hf://someone/generator.pth")
 
 

@@ -81,10 +81,16 @@ def load_inference_checkpoint(path: str | Path, device: str = "cpu") -> Inferenc
         raise CheckpointError(f"{path} is not a readable safetensors checkpoint: {exc}") from exc
     if raw is None:
         raise CheckpointError(f"{path} is a safetensors file without tts-ebm metadata")
-    meta = json.loads(raw)
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: unsupported checkpoint format {meta.get('format')!r}")
-    model = EBMTTS.from_config(meta["network"])
+    try:
+        meta = json.loads(raw)
+        if meta.get("format") != FORMAT:
+            raise CheckpointError(f"{path}: unsupported checkpoint format {meta.get('format')!r}")
+        model = EBMTTS.from_config(meta["network"])
+        mel = MelConfig.from_dict(meta["mel"])
+        stats = MelStats.from_dict(meta["stats"])
+        frontend, inference = dict(meta["frontend"]), dict(meta["inference"])
+    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path} has malformed tts-ebm metadata: {exc!r}") from exc
     state = {k: v.float() for k, v in tensors.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
@@ -95,9 +101,9 @@ def load_inference_checkpoint(path: str | Path, device: str = "cpu") -> Inferenc
     model.to(device).eval()
     return InferenceCheckpoint(
         model=model,
-        frontend=meta["frontend"],
-        mel=MelConfig.from_dict(meta["mel"]),
-        stats=MelStats.from_dict(meta["stats"]),
-        inference=meta["inference"],
+        frontend=frontend,
+        mel=mel,
+        stats=stats,
+        inference=inference,
         info=meta.get("info", {}),
     )

@@ -9,7 +9,13 @@ from pathlib import Path
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from tts_ebm.data.prepare import PrepareOptions, prepare_corpus
 
@@ -22,7 +28,7 @@ def _prepare(args: argparse.Namespace) -> int:
         jobs=args.jobs,
     )
     start = time.perf_counter()
-    columns = (*Progress.get_default_columns()[:2], BarColumn(), MofNCompleteColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeRemainingColumn(), transient=False) as bar:
         task = bar.add_task("mel features", total=None)
         report = prepare_corpus(

@@ -50,7 +50,7 @@ def _plain(value: Any) -> Any:
 
 
 def _describe(key: str, value: Any) -> str:
-    if key == "symbol_table":
+    if key == "symbol_table" and isinstance(value, dict):
         return f"symbol table {value['name']} v{value['version']} ({len(value['symbols'])} symbols)"
     return f"{key}={value!r}"
 

@@ -94,6 +94,12 @@ def complete_config(config: dict) -> tuple[dict, Path]:
     config["data"]["prepared_dir"] = str(prepared)
     config["data"]["stats"] = MelStats.load(prepared / "stats.json").to_dict()
     config["data"]["frontend_config"] = frontend.to_config()
+    if config["data"].get("durations_dir"):
+        from tts_ebm.train.durations import check_durations
+
+        check_durations(
+            config["data"]["durations_dir"], config["data"]["frontend_config"], prepared
+        )
     config["model"]["network"]["encoder"]["n_vocab"] = len(frontend.symbols.symbols)
     return config, prepared
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from tts_ebm.audio import MelConfig
+from tts_ebm.hub import hf_download, is_hf_spec
 from tts_ebm.vocoder.griffin_lim import GriffinLim
 from tts_ebm.vocoder.hifigan import HiFiGANConfig, HiFiGANGenerator
 
@@ -26,7 +27,6 @@ WHEEL_WEIGHTS = {
     "ljspeech": "generator_LJSpeech.pth.tar",
 }
 GRIFFIN_LIM = "griffin-lim"
-HF_PREFIX = "hf://"
 WEIGHT_SUFFIXES = (".pth", ".pth.tar", ".pt", ".safetensors")
 CHOICES = (
     *WHEEL_WEIGHTS,
@@ -127,8 +127,8 @@ def load_vocoder(
         vocoder = _load_wheel(spec)
     elif spec == GRIFFIN_LIM:
         vocoder = Vocoder(GRIFFIN_LIM, GriffinLim(), MelConfig())
-    elif spec.startswith(HF_PREFIX):
-        vocoder = _hifigan_from_file(_hf_download(spec, cache_dir), name=spec)
+    elif is_hf_spec(spec):
+        vocoder = _hifigan_from_file(hf_download(spec, cache_dir), name=spec)
     elif spec.endswith(WEIGHT_SUFFIXES) or Path(spec).is_file():
         vocoder = _hifigan_from_file(Path(spec).expanduser(), name=spec)
     else:
@@ -210,45 +210,3 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise VocoderError(f"{path} holds neither a state dict nor a 'generator' entry")
     return dict(data)
-
-
-def _hf_download(spec: str, cache_dir: str | Path | None) -> Path:
-    """Resolve ``hf://owner/repo[@revision]/path`` through the hub cache.
-
-    A cached copy is used without touching the network (the hub would otherwise retry for
-    about half a minute on a machine without it); only a missing file is downloaded.
-    """
-    parts = spec[len(HF_PREFIX) :].split("/", 2)
-    if len(parts) != 3 or not all(parts):
-        raise VocoderError(f"expected hf://OWNER/REPO[@REVISION]/PATH/IN/REPO, got {spec!r}")
-    owner, repo, filename = parts
-    repo, _, revision = repo.partition("@")
-    repo_id = f"{owner}/{repo}"
-    from huggingface_hub import constants, hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
-
-    def download(local_files_only: bool) -> Path:
-        path = hf_hub_download(
-            repo_id,
-            filename,
-            revision=revision or None,
-            cache_dir=cache_dir,
-            local_files_only=local_files_only,
-        )
-        return Path(path)
-
-    try:
-        return download(local_files_only=True)
-    except (EntryNotFoundError, OSError):
-        pass
-    try:
-        return download(local_files_only=False)
-    except (EntryNotFoundError, HfHubHTTPError, OSError) as exc:
-        cache = cache_dir or constants.HF_HUB_CACHE
-        rev = f" --revision {revision}" if revision else ""
-        raise VocoderError(
-            f"{spec}: {filename} of {repo_id} is not in the local Hugging Face cache ({cache}) "
-            f"and could not be downloaded ({type(exc).__name__}). On a machine with network run "
-            f"`hf download {repo_id} {filename}{rev} --cache-dir {cache}` and copy that cache "
-            "here (point HF_HUB_CACHE or cache_dir at it), or pass the weight file's local path."
-        ) from exc

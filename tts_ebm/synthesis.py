@@ -1,0 +1,330 @@
+"""Text → waveform with a trained checkpoint: :class:`Synthesizer`, behind ``tts-ebm synthesize``.
+
+Text is split into paragraphs (blank lines) and sentences (``split_sentences``, as the front end
+splits); all sentences of a call go through the acoustic model and the vocoder in batches
+(longest first, so a batch holds similar lengths and little padding), and each text's sentences
+are joined with short pauses, longer after a paragraph.
+
+Every sentence draws its noise from its own generator, seeded by (seed, the sentence's index in
+its text), and the sampler draws that noise at the sentence's own length: the mels depend on the
+text, the knobs and the seed, not on the batch size or the other texts of a batch (up to float
+round-off). The audio nearly does: HiFi-GAN's receptive field sees the padding within a few
+frames of a sentence's end, and Griffin-Lim draws its random initial phase for the whole batch.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tts_ebm.checkpoint import CheckpointError, InferenceCheckpoint, load_inference_checkpoint
+from tts_ebm.hub import hf_download, is_hf_spec
+from tts_ebm.sampling import RefineConfig, refine_details
+from tts_ebm.text import EmptyTextError, TextFrontend, normalize_text, split_sentences
+from tts_ebm.vocoder import Vocoder, load_vocoder
+
+PAUSE_SECONDS = 0.25  # between sentences
+PARAGRAPH_PAUSE_SECONDS = 0.6  # after a paragraph (a blank line in the text)
+LOG_SILENCE = math.log(1e-5)  # the log-mel floor: what the vocoder takes as silence
+DEFAULT_VOICE = ("voices", "default.safetensors")  # package data of tts_ebm
+_PARAGRAPH_RE = re.compile(r"\n\s*\n")
+
+
+@dataclass(frozen=True)
+class SynthesisOptions:
+    """Inference knobs (DESIGN.md §2); a checkpoint's ``inference`` dict gives the defaults.
+
+    ``steps`` K, ``step_size`` η (or one η_k per step), ``temperature`` τ multiplies the initial
+    noise (0 = start at μ), ``langevin`` λ scales the per-step noise √(2ηλ)·ε (0 = gradient
+    descent), ``speaking_rate`` scales durations (>1 slower); ``schedule``, ``step_size_min``
+    and ``stop_threshold`` as in :mod:`tts_ebm.sampling`; ``batch_size`` sentences per batch.
+    """
+
+    steps: int = 1
+    step_size: float | Sequence[float] = 1.0
+    temperature: float = 0.0
+    langevin: float = 0.0
+    speaking_rate: float = 1.0
+    schedule: str = "constant"
+    step_size_min: float = 0.0
+    stop_threshold: float = 0.0
+    seed: int = 0
+    batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        if not self.speaking_rate > 0:
+            raise ValueError(f"speaking_rate must be positive, got {self.speaking_rate}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        self.refine_config()  # validates the sampler knobs
+
+    def refine_config(self) -> RefineConfig:
+        return RefineConfig(
+            steps=self.steps,
+            step_size=self.step_size,
+            temperature=self.temperature,
+            langevin=self.langevin,
+            schedule=self.schedule,
+            step_size_min=self.step_size_min,
+            stop_threshold=self.stop_threshold,
+        )
+
+
+@dataclass
+class Sentence:
+    """One sentence as the acoustic model reads it, and the pause that follows it."""
+
+    text: str  # normalised
+    phonemes: str
+    ids: list[int]
+    pause_seconds: float  # 0 after the last sentence of a text
+
+
+@dataclass
+class SentenceMels:
+    """Intermediate mels of one sentence, in the model's normalised space (n_mels, frames)."""
+
+    sentence: Sentence
+    prior: np.ndarray  # μ
+    mel: np.ndarray  # refined
+    steps_taken: int  # fewer than ``steps`` when early stopping stopped it
+
+
+@dataclass
+class Synthesis:
+    """One text's audio and everything that led to it.
+
+    ``prior_mel``/``mel`` are natural-log mels as the vocoder sees them (denormalised), of the
+    whole text with pauses filled by the log-mel floor, so they align with ``waveform`` frame
+    by frame. Times are wall-clock seconds; a batch's time is shared among its sentences in
+    proportion to their frames.
+    """
+
+    waveform: np.ndarray  # float32, mono
+    sample_rate: int
+    sentences: list[SentenceMels]
+    prior_mel: np.ndarray
+    mel: np.ndarray
+    acoustic_seconds: float = 0.0
+    vocoder_seconds: float = 0.0
+
+    @property
+    def phonemes(self) -> str:
+        return " ".join(s.sentence.phonemes for s in self.sentences)
+
+    @property
+    def seconds(self) -> float:
+        return len(self.waveform) / self.sample_rate
+
+
+class Synthesizer:
+    """Acoustic model + vocoder: ``synthesize(text) -> (waveform, sample_rate)``."""
+
+    def __init__(self, checkpoint: InferenceCheckpoint, vocoder: Vocoder) -> None:
+        # A mel convention mismatch would not crash; it would silently make bad audio.
+        vocoder.check_mel_config(checkpoint.mel)
+        self.checkpoint = checkpoint
+        self.model = checkpoint.model.eval()
+        self.device = next(self.model.parameters()).device
+        self.vocoder = vocoder.to(self.device)
+        self.frontend = TextFrontend.from_config(checkpoint.frontend)
+        self.stats = checkpoint.stats
+        self.hop_length = checkpoint.mel.hop_length
+        self.sample_rate = checkpoint.mel.sample_rate
+        known = {f.name for f in fields(SynthesisOptions)}
+        defaults = {k: v for k, v in checkpoint.inference.items() if k in known}
+        self.defaults = SynthesisOptions(**defaults)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_hf: str | Path | None = None,
+        device: str | torch.device | None = None,
+        vocoder: str | Path | Vocoder = "universal",
+        cache_dir: str | Path | None = None,
+    ) -> Synthesizer:
+        """Load a checkpoint (a path, ``hf://OWNER/REPO[@REV]/FILE.safetensors`` through the
+        Hugging Face cache, or None for the shipped default voice) and a vocoder (a
+        :func:`~tts_ebm.vocoder.load_vocoder` spec or a ready :class:`Vocoder`).
+        ``device`` defaults to CUDA when available."""
+        device = _device(device)
+        checkpoint = load_inference_checkpoint(
+            resolve_checkpoint(path_or_hf, cache_dir), str(device)
+        )
+        if not isinstance(vocoder, Vocoder):
+            vocoder = load_vocoder(vocoder, device)
+        return cls(checkpoint, vocoder)
+
+    def options(self, **knobs: object) -> SynthesisOptions:
+        """The checkpoint's defaults with ``knobs`` replacing them (None keeps a default)."""
+        return replace(self.defaults, **{k: v for k, v in knobs.items() if v is not None})
+
+    def sentences(self, text: str) -> list[Sentence]:
+        """Split and phonemise; ValueError (EmptyTextError) when nothing can be said."""
+        if not text.strip():
+            raise EmptyTextError("text is empty")
+        groups = [split_sentences(normalize_text(p)) for p in _PARAGRAPH_RE.split(text)]
+        ends = [i == len(g) - 1 for g in groups for i in range(len(g))]
+        analysed = self.frontend.process_many([s for g in groups for s in g], skip_empty=True)
+        out: list[Sentence] = []
+        for result, paragraph_end in zip(analysed, ends, strict=True):
+            if result is not None:
+                out.append(Sentence(result.normalized, result.phonemes, result.ids, PAUSE_SECONDS))
+            if paragraph_end and out:
+                out[-1].pause_seconds = PARAGRAPH_PAUSE_SECONDS
+        if not out:
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            raise EmptyTextError(f"text has nothing to pronounce after normalisation: {shown!r}")
+        out[-1].pause_seconds = 0.0
+        return out
+
+    def synthesize(self, text: str, **knobs: object) -> tuple[np.ndarray, int]:
+        """One text of any length → (float32 waveform, sample rate)."""
+        result = self.synthesize_detailed(text, **knobs)
+        return result.waveform, result.sample_rate
+
+    def synthesize_batch(self, texts: list[str], **knobs: object) -> list[tuple[np.ndarray, int]]:
+        """Many texts, batched together: the mels of one call per text, audio to vocoder padding."""
+        return [(r.waveform, r.sample_rate) for r in self.run(texts, **knobs)]
+
+    def synthesize_detailed(self, text: str, **knobs: object) -> Synthesis:
+        """:meth:`synthesize` with the phonemes, the mels (μ and refined) and the timings."""
+        return self.run([text], **knobs)[0]
+
+    def run(self, texts: list[str | list[Sentence]], **knobs: object) -> list[Synthesis]:
+        """Texts (or their :meth:`sentences`, analysed beforehand) → one Synthesis each."""
+        options = self.options(**knobs)
+        prepared = []
+        for index, text in enumerate(texts):
+            try:
+                prepared.append(text if isinstance(text, list) else self.sentences(text))
+            except EmptyTextError as exc:
+                where = f"text {index}: " if len(texts) > 1 else ""
+                raise EmptyTextError(f"{where}{exc}") from None
+        flat = [(t, i) for t, group in enumerate(prepared) for i in range(len(group))]
+        flat.sort(key=lambda item: -len(prepared[item[0]][item[1]].ids))
+        done: dict[tuple[int, int], tuple[SentenceMels, np.ndarray, float, float]] = {}
+        for start in range(0, len(flat), options.batch_size):
+            batch = flat[start : start + options.batch_size]
+            sentences = [prepared[t][i] for t, i in batch]
+            results = self._batch(sentences, [i for _, i in batch], options)
+            done.update(zip(batch, results, strict=True))
+        return [
+            self._assemble([done[(t, i)] for i in range(len(group))])
+            for t, group in enumerate(prepared)
+        ]
+
+    @torch.no_grad()
+    def _batch(
+        self, sentences: list[Sentence], indices: list[int], options: SynthesisOptions
+    ) -> list[tuple[SentenceMels, np.ndarray, float, float]]:
+        """Acoustic model and vocoder on one batch: (mels, waveform, acoustic s, vocoder s)."""
+        start = time.perf_counter()
+        lengths = [len(s.ids) for s in sentences]
+        tokens = torch.zeros(len(sentences), max(lengths), dtype=torch.long)
+        for row, sentence in enumerate(sentences):
+            tokens[row, : len(sentence.ids)] = torch.tensor(sentence.ids)
+        prior = self.model.prior(
+            tokens.to(self.device), torch.tensor(lengths, device=self.device), options.speaking_rate
+        )
+        generators = [
+            torch.Generator(self.device).manual_seed(_sentence_seed(options.seed, i))
+            for i in indices
+        ]
+        refined = refine_details(
+            self.model.energy,
+            prior.mu,
+            prior.frame_mask,
+            options.refine_config(),
+            generator=generators,
+        )
+        frames = [int(n) for n in prior.frame_mask.sum(dim=(1, 2)).round().tolist()]
+        mu, y, taken = prior.mu.cpu().numpy(), refined.y.cpu().numpy(), refined.steps_taken.tolist()
+        acoustic = time.perf_counter() - start
+
+        start = time.perf_counter()
+        valid = prior.frame_mask.bool()
+        log_mel = torch.where(valid, self.stats.denormalize(refined.y), LOG_SILENCE)
+        waveforms = self.vocoder(log_mel).float().cpu().numpy()
+        vocoder = time.perf_counter() - start
+
+        total = sum(frames)
+        return [
+            (
+                SentenceMels(sentence, mu[b, :, :n], y[b, :, :n], int(taken[b])),
+                waveforms[b, : n * self.hop_length],
+                acoustic * n / total,
+                vocoder * n / total,
+            )
+            for b, (sentence, n) in enumerate(zip(sentences, frames, strict=True))
+        ]
+
+    def _assemble(self, parts: list[tuple[SentenceMels, np.ndarray, float, float]]) -> Synthesis:
+        """Join a text's sentences with their pauses, in audio and in the mels."""
+        hop = self.hop_length
+        waves, priors, mels = [], [], []
+        for mels_of, wave, _, _ in parts:
+            pause = round(mels_of.sentence.pause_seconds * self.sample_rate / hop)
+            silence = np.full((mels_of.mel.shape[0], pause), LOG_SILENCE, np.float32)
+            waves += [wave, np.zeros(pause * hop, np.float32)]
+            priors += [self.stats.denormalize(mels_of.prior), silence]
+            mels += [self.stats.denormalize(mels_of.mel), silence]
+        return Synthesis(
+            waveform=np.concatenate(waves).astype(np.float32),
+            sample_rate=self.sample_rate,
+            sentences=[p[0] for p in parts],
+            prior_mel=np.concatenate(priors, axis=1).astype(np.float32),
+            mel=np.concatenate(mels, axis=1).astype(np.float32),
+            acoustic_seconds=sum(p[2] for p in parts),
+            vocoder_seconds=sum(p[3] for p in parts),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Synthesizer(frontend={self.frontend!r}, vocoder={self.vocoder!r}, "
+            f"defaults={self.defaults})"
+        )
+
+
+def _sentence_seed(seed: int, index: int) -> int:
+    """Independent, well-mixed seeds for (seed, sentence index) pairs."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def _device(device: str | torch.device | None) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {str(device)!r}: {exc}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} asked for, but CUDA is not available here")
+    return device
+
+
+def resolve_checkpoint(spec: str | Path | None, cache_dir: str | Path | None = None) -> Path:
+    """A local path for a checkpoint spec: a path, ``hf://...`` (through the Hugging Face
+    cache, offline when cached), or None for the default voice shipped in the package."""
+    if spec is None:
+        default = files("tts_ebm") / DEFAULT_VOICE[0] / DEFAULT_VOICE[1]
+        if not default.is_file():
+            raise CheckpointError(
+                "no default voice is installed yet; pass a checkpoint with "
+                "--checkpoint PATH or hf://OWNER/REPO/FILE.safetensors"
+            )
+        return Path(str(default))
+    spec = str(spec)
+    if is_hf_spec(spec):
+        return hf_download(spec, cache_dir)
+    return Path(spec).expanduser()
