@@ -1,0 +1,5 @@
+"""Speed and memory benchmarks behind ``tts-ebm benchmark``: training steps and synthesis.
+
+Each benchmark is a function of an options dataclass that returns a JSON-able dict, plus a
+``print_report`` that renders it; the command module only parses arguments and wires them up.
+"""

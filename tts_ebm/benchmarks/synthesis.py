@@ -1,0 +1,419 @@
+"""Synthesis benchmark: real-time factor and peak memory of the acoustic model and the vocoder.
+
+The acoustic model is timed from token ids to refined mel — encoder, duration prediction,
+expansion and K refinement steps (``tts_ebm.sampling.refine``) — for each K, at batch 1 and
+batched, and the same path with a same-sized flow-matching Euler decoder in place of the
+refinement (``flow_baseline``). The vocoder is timed separately; a pipeline's RTF is the sum.
+RTF = compute seconds / audio seconds; for a batch, audio seconds count every item.
+
+Speed does not depend on training, so without a checkpoint an untrained model of the packaged
+``model=`` size is used. Its duration predictor gives meaningless lengths, so durations are
+always rescaled to give exactly the requested length; a trained model keeps its rhythm.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from torch import Tensor
+
+from tts_ebm.audio import MelConfig, MelStats
+from tts_ebm.benchmarks.common import (
+    PeakMemory,
+    count_parameters,
+    environment,
+    format_bytes,
+    load_average,
+    median,
+    print_table,
+    resolve_device,
+    time_call,
+    torch_threads,
+    verdict,
+)
+from tts_ebm.benchmarks.flow_baseline import FlowDecoder, euler_sample
+from tts_ebm.model.alignment import expand, path_from_durations, predict_durations
+from tts_ebm.model.tts import EBMTTS
+from tts_ebm.sampling import RefineConfig, refine
+from tts_ebm.text import TextFrontend
+
+# Read speech runs at about 2.6 words per second (LJSpeech: ~17 words in ~6.6 s).
+WORDS_PER_SECOND = 2.6
+PASSAGE = (
+    "The committee met early on Tuesday morning to discuss the new railway line, which would "
+    "connect the northern villages with the harbour town. Several members argued that the cost "
+    "was far too high, while others pointed out that trade had doubled since the old road was "
+    "paved, and that the young people of the valley needed work close to home."
+)
+EBM_RATIO_STEPS = (1, 2, 4)
+TARGET_STEPS = 4
+TARGET_SECONDS = 10.0
+
+Decode = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass
+class SynthesisOptions:
+    checkpoint: Path | None = None
+    model: str = "default"
+    steps_list: tuple[int, ...] = (0, 1, 2, 4, 8, 16)
+    seconds: float = 10.0
+    batch_sizes: tuple[int, ...] = (1, 16)
+    vocoder: str = "universal"
+    device: str = "auto"
+    euler_steps: int = 10
+    repeats: int = 3
+    warmup: int = 1
+    seed: int = 0
+    threads: int | None = None
+    euler_steps_list: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.steps_list or min(self.steps_list) < 0:
+            raise ValueError("--steps-list needs step counts >= 0")
+        if not self.batch_sizes or min(self.batch_sizes) < 1:
+            raise ValueError("--batch-sizes needs batch sizes >= 1")
+        if self.seconds <= 0 or self.repeats < 1 or self.warmup < 0 or self.euler_steps < 1:
+            raise ValueError(
+                "need --seconds > 0, --repeats >= 1, --warmup >= 0, --euler-steps >= 1"
+            )
+        self.steps_list = tuple(sorted(set(self.steps_list)))
+        self.batch_sizes = tuple(sorted(set(self.batch_sizes)))
+        self.euler_steps_list = tuple(sorted({*self.steps_list, self.euler_steps}))
+
+
+def passage(seconds: float) -> str:
+    """About ``seconds`` of read English: the passage's words, repeated as needed."""
+    n_words = max(1, round(seconds * WORDS_PER_SECOND))
+    words = itertools.islice(itertools.cycle(PASSAGE.split()), n_words)
+    return " ".join(words).rstrip(",.") + "."
+
+
+def fit_durations(durations: Tensor, n_frames: int) -> Tensor:
+    """Integer durations (B, L) rescaled so every row sums to exactly ``n_frames``.
+
+    Each valid token (duration > 0) keeps at least one frame; the remaining frames are shared
+    in proportion to the given durations, rounded by largest remainder.
+    """
+    valid = durations > 0
+    n_tokens = valid.sum(dim=1, keepdim=True)
+    if bool((n_tokens > n_frames).any()):
+        raise ValueError(f"{int(n_tokens.max())} tokens cannot fit in {n_frames} frames")
+    weights = durations.float() / durations.sum(dim=1, keepdim=True).float()
+    share = weights * (n_frames - n_tokens)
+    base = share.floor()
+    missing = n_frames - n_tokens - base.sum(dim=1, keepdim=True).long()
+    rank = (share - base).masked_fill(~valid, -1.0).argsort(dim=1, descending=True).argsort(dim=1)
+    extra = (rank < missing) & valid
+    return valid.long() + base.long() + extra.long()
+
+
+@torch.no_grad()
+def acoustic_model(
+    model: EBMTTS, tokens: Tensor, token_lengths: Tensor, n_frames: int, decode: Decode
+) -> Tensor:
+    """Token ids → mel (B, n_mels, n_frames): encoder, durations, expansion, then ``decode``."""
+    enc = model.encoder(tokens, token_lengths)
+    durations = fit_durations(predict_durations(enc.log_durations, enc.mask), n_frames)
+    frame_mask = torch.ones(
+        tokens.shape[0], 1, n_frames, dtype=enc.mu_x.dtype, device=tokens.device
+    )
+    mu = expand(enc.mu_x, path_from_durations(durations, frame_mask))
+    return decode(mu, frame_mask)
+
+
+@dataclass
+class _Subject:
+    """The acoustic model under test and what it reads and writes."""
+
+    model: EBMTTS
+    frontend: TextFrontend
+    stats: MelStats
+    mel: MelConfig
+    step_size: float
+
+
+def _load_subject(options: SynthesisOptions, device: torch.device) -> _Subject:
+    if options.checkpoint is not None:
+        from tts_ebm.checkpoint import load_inference_checkpoint
+
+        ckpt = load_inference_checkpoint(options.checkpoint, device=str(device))
+        return _Subject(
+            model=ckpt.model,
+            frontend=TextFrontend.from_config(ckpt.frontend),
+            stats=ckpt.stats,
+            mel=ckpt.mel,
+            step_size=float(ckpt.inference.get("step_size", 1.0)),
+        )
+    from tts_ebm.train.run import compose_config
+
+    config = compose_config([f"model={options.model}"])
+    frontend = TextFrontend(kind=config["data"]["frontend"], add_blank=config["data"]["add_blank"])
+    network = config["model"]["network"]
+    network["encoder"]["n_vocab"] = len(frontend.symbols)
+    model = EBMTTS.from_config(network).to(device).eval()
+    return _Subject(
+        model=model,
+        frontend=frontend,
+        # Untrained mels are meaningless anyway; the vocoder's cost does not depend on values.
+        stats=MelStats(mean=0.0, std=1.0),
+        mel=MelConfig(),
+        step_size=float(config["inference"]["step_size"]),
+    )
+
+
+def run_synthesis_benchmark(
+    options: SynthesisOptions, progress: Callable[[str], None] | None = None
+) -> dict:
+    """Time every (decoder, batch size, steps) and the vocoder at every batch size."""
+    with torch_threads(options.threads):
+        return _run(options, progress or (lambda _: None))
+
+
+def _run(options: SynthesisOptions, report: Callable[[str], None]) -> dict:
+    device = resolve_device(options.device)
+    torch.manual_seed(options.seed)
+    subject = _load_subject(options, device)
+    model = subject.model
+    flow = FlowDecoder(model.energy_config).to(device).eval()
+    vocoder = None
+    if options.vocoder != "none":
+        from tts_ebm.vocoder import load_vocoder
+
+        vocoder = load_vocoder(options.vocoder, device=device)
+        vocoder.check_mel_config(subject.mel)
+    env = environment(device)
+    memory = PeakMemory(device)
+
+    text = passage(options.seconds)
+    ids = torch.tensor(subject.frontend.process(text).ids, device=device)
+    n_frames = round(options.seconds * subject.mel.sample_rate / subject.mel.hop_length)
+    audio_seconds = n_frames * subject.mel.hop_length / subject.mel.sample_rate
+
+    def measure(fn: Callable[[], object], batch_size: int) -> dict:
+        memory.reset()
+        timing = time_call(fn, device, options.repeats, options.warmup)
+        seconds = median(timing.wall)
+        return {
+            "batch_size": batch_size,
+            "seconds": seconds,
+            "seconds_all": timing.wall,
+            "cpu_seconds": median(timing.cpu),
+            "rtf": seconds / (batch_size * audio_seconds),
+            "peak_memory_bytes": memory.peak_bytes(),
+        }
+
+    def ebm(steps: int) -> Decode:
+        config = RefineConfig(steps=steps, step_size=subject.step_size)
+        return lambda mu, mask: refine(model.energy, mu, mask, config)
+
+    def euler(steps: int) -> Decode:
+        return lambda mu, mask: euler_sample(flow, mu, mask, steps)
+
+    acoustic: list[dict] = []
+    vocoding: list[dict] = []
+    shapes: dict[str, list[int]] = {}
+    for batch_size in options.batch_sizes:
+        tokens = ids.expand(batch_size, -1).contiguous()
+        lengths = torch.full((batch_size,), ids.numel(), device=device)
+        runs = [("ebm", k, ebm(k)) for k in options.steps_list]
+        runs += [("euler", k, euler(k)) for k in options.euler_steps_list]
+        for decoder, steps, decode in runs:
+            run = functools.partial(acoustic_model, model, tokens, lengths, n_frames, decode)
+            entry = measure(run, batch_size)
+            acoustic.append({"decoder": decoder, "steps": steps, **entry})
+            report(
+                f"{decoder:5s} batch {batch_size:3d} steps {steps:3d}: "
+                f"{entry['seconds']:.3f} s, RTF {entry['rtf']:.4f}"
+            )
+        mel = acoustic_model(model, tokens, lengths, n_frames, ebm(1))
+        shapes["ebm"] = list(mel.shape)
+        shapes["euler"] = list(acoustic_model(model, tokens, lengths, n_frames, euler(1)).shape)
+        if vocoder is not None:
+            log_mel = subject.stats.denormalize(mel)
+            entry = measure(functools.partial(vocoder, log_mel), batch_size)
+            vocoding.append({"name": vocoder.name, **entry})
+            report(
+                f"vocoder {vocoder.name} batch {batch_size:3d}: {entry['seconds']:.3f} s, "
+                f"RTF {entry['rtf']:.4f}"
+            )
+
+    result = {
+        "benchmark": "synthesis",
+        "options": {
+            **asdict(options),
+            "checkpoint": options.checkpoint and str(options.checkpoint),
+        },
+        "environment": env,
+        "model": "checkpoint" if options.checkpoint else f"untrained {options.model}",
+        "parameters": {
+            "encoder": count_parameters(model.encoder),
+            "energy": count_parameters(model.energy),
+            "flow_decoder": count_parameters(flow),
+        },
+        "text": text,
+        "tokens": ids.numel(),
+        "frames": n_frames,
+        "audio_seconds": audio_seconds,
+        "memory_method": memory.method,
+        "acoustic": acoustic,
+        "vocoder": vocoding,
+        "output_shapes": shapes,
+        "load_average_end": load_average(),
+    }
+    result["pipeline"] = _pipeline(acoustic, vocoding)
+    result["ratios"] = _ratios(acoustic, options.euler_steps)
+    result["targets"] = _targets(result, options, device)
+    return result
+
+
+def _find(rows: list[dict], **keys: object) -> dict | None:
+    return next((r for r in rows if all(r.get(k) == v for k, v in keys.items())), None)
+
+
+def _pipeline(acoustic: list[dict], vocoding: list[dict]) -> list[dict]:
+    """EBM acoustic model + vocoder, each timed on its own: RTFs add."""
+    rows = []
+    for voc in vocoding:
+        for row in acoustic:
+            if row["decoder"] == "ebm" and row["batch_size"] == voc["batch_size"]:
+                rtf = row["rtf"] + voc["rtf"]
+                rows.append({"batch_size": row["batch_size"], "steps": row["steps"], "rtf": rtf})
+    return rows
+
+
+def _ratios(acoustic: list[dict], euler_steps: int) -> list[dict]:
+    """Acoustic-model time with K EBM steps over time with ``euler_steps`` Euler steps."""
+    rows = []
+    for row in acoustic:
+        if row["decoder"] != "ebm" or row["steps"] not in EBM_RATIO_STEPS:
+            continue
+        base = _find(acoustic, decoder="euler", steps=euler_steps, batch_size=row["batch_size"])
+        rows.append(
+            {
+                "batch_size": row["batch_size"],
+                "ebm_steps": row["steps"],
+                "euler_steps": euler_steps,
+                "ratio": row["seconds"] / base["seconds"],
+            }
+        )
+    return rows
+
+
+def _targets(result: dict, options: SynthesisOptions, device: torch.device) -> list[dict]:
+    """The issue's speed targets that this run's measurements can answer.
+
+    ``applies`` is false when the run differs from the setting a target is defined for (default
+    model size, 10 s; the pipeline targets also assume HiFi-GAN): the verdict is then indicative.
+    """
+    setting = (options.checkpoint is not None or options.model == "default") and (
+        options.seconds == TARGET_SECONDS
+    )
+    hifigan = options.vocoder not in ("griffin-lim", "none")
+    single = _find(result["acoustic"], decoder="ebm", steps=TARGET_STEPS, batch_size=1)
+    piped = _find(result["pipeline"], steps=TARGET_STEPS, batch_size=1)
+    largest = max(options.batch_sizes)
+    batched = _find(result["acoustic"], decoder="ebm", steps=TARGET_STEPS, batch_size=largest)
+    label = f"{TARGET_STEPS} steps, {options.seconds:g} s"
+    if device.type == "cuda":
+        specs = [
+            (f"GPU acoustic model, {label}, batch 1: RTF", single, 0.005, False),
+            (f"GPU acoustic model + vocoder, {label}, batch 1: RTF", piped, 0.01, False),
+            (f"GPU acoustic model, {label}, batch {largest}: × real time", batched, 2000.0, True),
+        ]
+    else:
+        specs = [
+            (f"2-core CPU acoustic model, {label}, batch 1: RTF", single, 0.1, False),
+            (f"2-core CPU acoustic model + vocoder, {label}, batch 1: RTF", piped, 0.6, False),
+        ]
+    targets = []
+    for name, row, limit, throughput in specs:
+        if row is None or (throughput and largest == 1):
+            continue
+        value = 1.0 / row["rtf"] if throughput else row["rtf"]
+        targets.append(
+            {
+                "name": name,
+                "value": value,
+                "limit": limit,
+                "comparison": ">=" if throughput else "<=",
+                "passed": value >= limit if throughput else value <= limit,
+                "applies": setting and (hifigan or "vocoder" not in name),
+            }
+        )
+    return targets
+
+
+def print_report(result: dict, console: Console) -> None:
+    env = result["environment"]
+    params = result["parameters"]
+    console.print(
+        f"synthesis, {result['model']} model on {env['device']} ({env['processor']}, "
+        f"{env['torch_threads']} threads), load average {env['load_average_start']} → "
+        f"{result['load_average_end']}"
+    )
+    console.print(
+        f"{result['audio_seconds']:.2f} s of audio ({result['frames']} frames, "
+        f"{result['tokens']} tokens); parameters: encoder {params['encoder'] / 1e6:.2f} M, "
+        f"energy {params['energy'] / 1e6:.2f} M, flow baseline {params['flow_decoder'] / 1e6:.2f} "
+        f"M; memory: {result['memory_method']}"
+    )
+    pipeline = {("ebm", r["batch_size"], r["steps"]): f"{r['rtf']:.4f}" for r in result["pipeline"]}
+    print_table(
+        console,
+        "acoustic model (encoder + durations + K decoder steps), medians; × RT = 1/RTF",
+        ("decoder", "batch", "K", "wall s", "CPU s", "RTF", "× RT", "RTF+voc", "peak mem"),
+        [
+            (
+                row["decoder"],
+                row["batch_size"],
+                row["steps"],
+                f"{row['seconds']:.4f}",
+                f"{row['cpu_seconds']:.4f}",
+                f"{row['rtf']:.5f}",
+                f"{1 / row['rtf']:.0f}",
+                pipeline.get((row["decoder"], row["batch_size"], row["steps"]), ""),
+                format_bytes(row["peak_memory_bytes"]),
+            )
+            for row in result["acoustic"]
+        ],
+    )
+    if result["vocoder"]:
+        print_table(
+            console,
+            "vocoder alone",
+            ("vocoder", "batch", "wall s", "CPU s", "RTF", "× RT", "peak mem"),
+            [
+                (
+                    row["name"],
+                    row["batch_size"],
+                    f"{row['seconds']:.4f}",
+                    f"{row['cpu_seconds']:.4f}",
+                    f"{row['rtf']:.5f}",
+                    f"{1 / row['rtf']:.0f}",
+                    format_bytes(row["peak_memory_bytes"]),
+                )
+                for row in result["vocoder"]
+            ],
+        )
+    print_table(
+        console,
+        "EBM (K steps) / Euler baseline time",
+        ("batch", "EBM steps", "Euler steps", "ratio"),
+        [
+            (r["batch_size"], r["ebm_steps"], r["euler_steps"], f"{r['ratio']:.2f}")
+            for r in result["ratios"]
+        ],
+    )
+    for target in result["targets"]:
+        note = "" if target["applies"] else " (indicative: not the target's setting)"
+        console.print(
+            f"{target['name']} {target['value']:.4g} {target['comparison']} {target['limit']:g}: "
+            f"{verdict(target['passed'])}{note}"
+        )

@@ -1,0 +1,147 @@
+"""`tts-ebm benchmark training` and `tts-ebm benchmark synthesis`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+
+
+def _finish(result: dict, json_path: Path | None, print_report) -> int:
+    from rich.console import Console
+
+    from tts_ebm.benchmarks.common import write_json
+
+    console = Console()
+    print_report(result, console)
+    if json_path is not None:
+        console.print(f"wrote {write_json(json_path, result)}")
+    return 0
+
+
+def _training(args: argparse.Namespace) -> int:
+    from tts_ebm.benchmarks.training import TrainingOptions, print_report, run_training_benchmark
+
+    options = TrainingOptions(
+        model=args.model,
+        batch_size=args.batch_size,
+        frames=args.frames,
+        objective=args.objective,
+        steps=args.steps,
+        warmup=args.warmup,
+        device=args.device,
+        precision=args.precision,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    result = run_training_benchmark(options, progress=lambda line: print(line, flush=True))
+    return _finish(result, args.json, print_report)
+
+
+def _synthesis(args: argparse.Namespace) -> int:
+    from tts_ebm.benchmarks.synthesis import (
+        SynthesisOptions,
+        print_report,
+        run_synthesis_benchmark,
+    )
+
+    options = SynthesisOptions(
+        checkpoint=args.checkpoint,
+        model=args.model,
+        steps_list=args.steps_list,
+        seconds=args.seconds,
+        batch_sizes=args.batch_sizes,
+        vocoder=args.vocoder,
+        device=args.device,
+        euler_steps=args.euler_steps,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    result = run_synthesis_benchmark(options, progress=lambda line: print(line, flush=True))
+    return _finish(result, args.json, print_report)
+
+
+def _common(p: argparse.ArgumentParser, warmup: int) -> None:
+    p.add_argument("--model", choices=("default", "tiny"), default="default", help="model size")
+    p.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA if present"
+    )
+    p.add_argument("--warmup", type=int, default=warmup, help=f"untimed runs first ({warmup})")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU intra-op threads (default: torch's choice); 1 is steadier on a loaded machine",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of random weights and inputs (0)")
+    p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write JSON here")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "benchmark",
+        help="time training steps and synthesis (speed, real-time factor, memory)",
+        description="Speed and peak-memory benchmarks; see benchmarks/README.md.",
+    )
+    benchmarks = p.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+
+    t = benchmarks.add_parser(
+        "training",
+        help="steps/s, peak memory and a step's breakdown (MAS, encoder, objective, ...)",
+        description=(
+            "Time full training steps (MAS alignment, prior and duration losses, EBM objective, "
+            "backward, gradient clipping, AdamW) on a synthetic batch of random token ids and "
+            "normalised mels, and report where the time goes. Checks that MAS stays under 10 %% "
+            "of a step (the target is set for the default model at batch 32)."
+        ),
+    )
+    _common(t, warmup=1)
+    t.add_argument("--batch-size", type=int, default=32, help="utterances per batch (32)")
+    t.add_argument(
+        "--frames",
+        default="400",
+        help="N: lengths uniform in [3N/4, N]; MIN:MAX: uniform in [MIN, MAX] (400); "
+        "about one token per 5 frames",
+    )
+    t.add_argument("--objective", default="delta", help="objective config group option (delta)")
+    t.add_argument("--steps", type=int, default=3, help="timed steps (3)")
+    t.add_argument("--precision", choices=("32", "bf16"), default="32", help="bf16: autocast")
+    t.set_defaults(handler=_training)
+
+    s = benchmarks.add_parser(
+        "synthesis",
+        help="real-time factor and memory of the acoustic model, an Euler baseline, the vocoder",
+        description=(
+            "Real-time factor (compute seconds / audio seconds; a batch counts all its audio) "
+            "and peak memory of the acoustic model (encoder, durations, expansion, K refinement "
+            "steps) for each K, of a same-sized flow-matching decoder with Euler steps, and of "
+            "the vocoder; checks the issue's speed targets. Without --checkpoint an untrained "
+            "model is used (speed does not depend on training) and durations are rescaled so the "
+            "output is exactly --seconds long."
+        ),
+    )
+    _common(s, warmup=1)
+    s.add_argument("--checkpoint", type=Path, default=None, help="inference checkpoint")
+    s.add_argument(
+        "--steps-list", type=_int_list, default=(0, 1, 2, 4, 8, 16), help="K values (0,1,2,4,8,16)"
+    )
+    s.add_argument("--seconds", type=float, default=10.0, help="audio length (10)")
+    s.add_argument("--batch-sizes", type=_int_list, default=(1, 16), help="batch sizes (1,16)")
+    s.add_argument(
+        "--vocoder",
+        default="universal",
+        help="universal | ljspeech | griffin-lim | none | a weight file (universal)",
+    )
+    s.add_argument("--euler-steps", type=int, default=10, help="Euler steps of the baseline (10)")
+    s.add_argument("--repeats", type=int, default=3, help="timed runs per setting (3)")
+    s.set_defaults(handler=_synthesis)
