@@ -204,8 +204,8 @@ def test_registry_errors():
         build_objective({"name": "nope"})
     with pytest.raises(ValueError, match="bad options for objective 'delta'"):
         build_objective({"name": "delta", "stepsize": 1.0})
-    with pytest.raises(ValueError, match="unknown hypothesis source 'langevin'.*prior"):
-        build_objective({"name": "delta", "hypothesis": {"source": "langevin"}})
+    with pytest.raises(ValueError, match="unknown hypothesis source 'nope'.*prior"):
+        build_objective({"name": "delta", "hypothesis": {"source": "nope"}})
     with pytest.raises(ValueError, match="bad options for hypothesis source"):
         build_hypothesis_source({"source": "prior", "temperature": 1.0})
     with pytest.raises(ValueError, match="registered twice"):

@@ -14,6 +14,13 @@ only at its far end, which is what repeated inference steps visit. (A constant-v
 Y⁺ − Y⁻ would instead ask one step from Y_t to overshoot Y⁺.)
 
 Y⁻ carries no graph; μ is passed to the energy as given (see ``tts_ebm.objectives.base``).
+
+Needs: a hypothesis source (any: ``prior``, ``noisy_ref``, ``langevin`` under the current energy,
+``file``). Cost: one score with ``create_graph`` and the parameter backward through it, the
+reference every other criterion is measured against in ``docs/criteria.md``. It trains exactly
+what inference at K = 1 does (one step of size η from μ + τε), so it is the criterion to use for
+few-step synthesis; ``path_sampling`` for more steps. Logs the RMS distance to Y⁺ before and
+after one step (``dist_before``, ``dist_after``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,145 @@
+"""Self-adapting NCE (seed: Xu, "Self-Adapting NCE for EBMs"): the noise model is the EBM itself.
+
+The noise is a frozen snapshot θ' of the energy network, refreshed every K optimiser steps
+(``snapshot_interval``). Negatives are short-run Langevin chains under E_θ' started from
+μ + σε; the binary NCE logit uses the snapshot's energy as the (unnormalised) noise log density:
+
+    h(Y) = −E_θ(Y; μ) + E_θ'(Y; μ) − log ν − c(μ),   c ≈ log Z_θ − log Z_θ'
+    L = mean_B[ −log σ(h(Y⁺)) − Σ_i log σ(−h(Y⁻_i)) ]
+
+With θ' = θ (K = 1) and c = 0, σ(h) = 1/(1 + ν) everywhere and the θ-gradient is
+ν/(1 + ν)·(∇E_θ(Y⁺) − mean_i ∇E_θ(Y⁻_i)): the maximum-likelihood (contrastive divergence)
+gradient with the chains as model samples. Larger K lets θ move away from its noise, which makes
+the classification informative again; the thesis found shorter intervals better.
+
+The snapshot is a ``copy.deepcopy`` with ``requires_grad_(False)`` in eval mode, kept outside the
+module tree (no parameters, no optimiser state); its weights and the refresh step travel in the
+extra state, so a resumed run continues with the same noise model. The energy must therefore be
+an ``nn.Module``.
+
+Needs: an energy network (for the snapshot) and Langevin steps. Cost: ``langevin_steps`` scores
+under the snapshot (no parameter graph), then one forward/backward of E_θ and one forward of
+E_θ' on (1 + ν)·B utterances. Logs ``sance/accuracy``, ``sance/offset`` (c per frame),
+``sance/snapshot_age`` (steps since the last refresh), and the RMS distance to Y⁺ of the chain's
+start and end (``dist_start``, ``dist_neg``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from tts_ebm.model.energy import EnergyModel
+from tts_ebm.objectives.base import (
+    Objective,
+    ObjectiveInputs,
+    ObjectiveOutput,
+    register_objective,
+)
+from tts_ebm.objectives.hypotheses import LangevinHypothesis
+from tts_ebm.objectives.nce import LogPartitionOffset, binary_nce, energies_of, rms_distance
+
+
+@register_objective("sance")
+class SelfAdaptingNCE(Objective):
+    """Binary NCE against short-run samples of a periodically refreshed frozen copy of E_θ."""
+
+    name = "sance"
+
+    def __init__(
+        self,
+        snapshot_interval: int = 5,
+        n_negatives: int = 1,
+        langevin_steps: int = 10,
+        langevin_step_size: float = 0.1,
+        langevin_noise: float = 1.0,
+        sigma: float = 1.0,
+        offset: Literal["scalar", "text"] = "scalar",
+        n_mels: int = 80,
+    ) -> None:
+        super().__init__()
+        if snapshot_interval < 1 or n_negatives < 1:
+            raise ValueError(
+                f"snapshot_interval and n_negatives must be >= 1, "
+                f"got {snapshot_interval}, {n_negatives}"
+            )
+        self.snapshot_interval = snapshot_interval
+        self.n_negatives = n_negatives
+        self.chain = LangevinHypothesis(langevin_steps, langevin_step_size, langevin_noise, sigma)
+        self.offset = LogPartitionOffset(offset, n_mels)
+        # A plain list keeps the snapshot out of .parameters(), .state_dict() and .to().
+        self._snapshot: list[nn.Module] = []
+        self._pending: dict[str, Tensor] | None = None  # restored weights, awaiting an energy
+        self.refreshed_at = 0
+
+    # -- the frozen noise model -------------------------------------------------------------
+
+    def snapshot(self, energy: EnergyModel, step: int) -> nn.Module:
+        """θ', created from ``energy`` on first use (or from restored weights after a resume)."""
+        if not self._snapshot:
+            if not isinstance(energy, nn.Module):
+                raise TypeError("self-adapting NCE snapshots the energy: it must be an nn.Module")
+            frozen = copy.deepcopy(energy).requires_grad_(False).eval()
+            if self._pending is not None:
+                frozen.load_state_dict(self._pending)
+                self._pending = None
+            else:
+                self.refreshed_at = step
+            self._snapshot.append(frozen)
+        return self._snapshot[0]
+
+    def on_train_batch_end(self, energy: EnergyModel, step: int) -> None:
+        if not self._snapshot:
+            self.snapshot(energy, step)
+        elif step - self.refreshed_at >= self.snapshot_interval:
+            self._snapshot[0].load_state_dict(energy.state_dict())
+            self.refreshed_at = step
+
+    def get_extra_state(self) -> dict:
+        weights = self._snapshot[0].state_dict() if self._snapshot else self._pending
+        return {"snapshot": dict(weights or {}), "refreshed_at": self.refreshed_at}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.refreshed_at = int(state["refreshed_at"])
+        weights = dict(state["snapshot"])
+        if not weights:
+            self._snapshot, self._pending = [], None
+        elif self._snapshot:
+            self._snapshot[0].load_state_dict(weights)
+        else:
+            self._pending = weights
+
+    # -- the criterion ------------------------------------------------------------------------
+
+    def forward(self, energy: EnergyModel, inputs: ObjectiveInputs) -> ObjectiveOutput:
+        y_ref, mu, mask = inputs.y_ref, inputs.mu, inputs.mask
+        frozen = self.snapshot(energy, inputs.step)
+        starts = [self.chain.start.sample(inputs, energy) for _ in range(self.n_negatives)]
+        negatives = [self.chain.run(frozen, start, inputs) for start in starts]
+        candidates = [y_ref, *negatives]
+        energies = energies_of(energy, candidates, mu, mask)  # (1 + ν, B)
+        with torch.no_grad():
+            noise_energies = energies_of(frozen, candidates, mu.detach(), mask)
+        offset = self.offset(mu, mask)
+        logits = -energies + noise_energies - offset - math.log(self.n_negatives)
+        loss, accuracy = binary_nce(logits[0], logits[1:])
+        with torch.no_grad():
+            frames = mask.sum(dim=(1, 2)).clamp_min(1.0)
+            per_element = energies / (frames * y_ref.shape[1])
+        return ObjectiveOutput(
+            loss=loss,
+            logs={
+                "sance/loss": loss.detach(),
+                "sance/accuracy": accuracy,
+                "sance/offset": (offset.detach() / frames).mean(),
+                "sance/snapshot_age": float(inputs.step - self.refreshed_at),
+                "sance/energy_pos": per_element[0].mean(),
+                "sance/energy_neg": per_element[1:].mean(),
+                "sance/dist_start": rms_distance(y_ref, starts, mask),
+                "sance/dist_neg": rms_distance(y_ref, negatives, mask),
+            },
+        )
