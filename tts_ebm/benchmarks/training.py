@@ -31,7 +31,6 @@ from tts_ebm.benchmarks.common import (
     median,
     print_table,
     resolve_device,
-    synchronize,
     torch_threads,
     verdict,
 )
@@ -82,7 +81,7 @@ def parse_frames(spec: str) -> tuple[int, int]:
     except ValueError:
         raise ValueError(f"--frames must be N or MIN:MAX, got {spec!r}") from None
     if not 1 <= low <= high or high < FRAMES_PER_TOKEN:
-        raise ValueError(f"--frames {spec!r}: need {FRAMES_PER_TOKEN} <= MIN <= MAX")
+        raise ValueError(f"--frames {spec!r}: need 1 <= MIN <= MAX and MAX >= {FRAMES_PER_TOKEN}")
     return low, high
 
 
@@ -194,7 +193,6 @@ def _run(options: TrainingOptions, report: Callable[[str], None]) -> dict:
                 f"step {i + 1}/{options.steps}: {seconds:.2f} s (MAS {parts.get('mas', 0.0):.3f} s)"
             )
         peak = memory.peak_bytes()
-    synchronize(device)
     if sections.calls["mas"] < 2 * (options.warmup + options.steps):
         raise RuntimeError("MAS was not timed: EBMTTS.align no longer calls the functions wrapped")
 
