@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from energies import QuadraticEnergy
 
-from tts_ebm.model.energy import EnergyConfig, EnergyModule, EnergyNetwork
+from tts_ebm.model.energy import EnergyConfig, EnergyNetwork
 from tts_ebm.objectives import (
     DeltaObjective,
     Objective,
@@ -19,18 +20,6 @@ from tts_ebm.objectives import (
 )
 
 N_MELS = 6
-
-
-class QuadraticEnergy(EnergyModule):
-    """E(y) = ½‖y − target‖²_M / scale: its score (target − y)/scale is known exactly."""
-
-    def __init__(self, target: torch.Tensor, scale: float) -> None:
-        super().__init__()
-        self.register_buffer("target", target)
-        self.scale = scale
-
-    def frame_energy(self, y, mu, mask):
-        return 0.5 * ((y - self.target) ** 2 * mask).sum(dim=1) / self.scale
 
 
 def make_inputs(lengths=(20, 13, 7), n_frames=20, seed=0) -> ObjectiveInputs:

@@ -6,23 +6,12 @@ import math
 
 import pytest
 import torch
+from energies import QuadraticEnergy
 
 from tts_ebm.model.energy import EnergyConfig, EnergyModule, EnergyNetwork
 from tts_ebm.sampling import RefineConfig, refine, refine_details
 
 N_MELS = 8
-
-
-class QuadraticEnergy(EnergyModule):
-    """E(y) = ½‖y − target‖²_M / scale + 0·μ; scale = η makes one step of size η land on target."""
-
-    def __init__(self, target: torch.Tensor, scale: float) -> None:
-        super().__init__()
-        self.register_buffer("target", target)
-        self.scale = scale
-
-    def frame_energy(self, y, mu, mask):
-        return 0.5 * ((y - self.target) ** 2 * mask).sum(dim=1) / self.scale
 
 
 class ZeroEnergy(EnergyModule):
