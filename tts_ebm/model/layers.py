@@ -78,3 +78,23 @@ class RotaryEmbedding(nn.Module):
         x1, x2 = x.float().chunk(2, dim=-1)
         rotated = torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
         return rotated.to(x.dtype)
+
+
+def random_segments(
+    tensors: list[Tensor], mask: Tensor, length: int
+) -> tuple[list[Tensor], Tensor]:
+    """Crop every utterance of a batch to a random window of at most ``length`` frames.
+
+    The energy network only sees local context, so training it on ~2 s windows (Matcha-TTS's
+    ``out_size``) costs a fraction of whole utterances and changes nothing at inference, where it
+    runs on whole ones. ``tensors`` are (B, C, T) and share the (B, 1, T) ``mask``; a shorter
+    utterance is kept whole (its window starts at 0). Draws from torch's global generator, so a
+    seeded training step crops the same windows when resumed.
+    """
+    lengths = mask.sum(dim=(1, 2)).round().long()
+    width = int(min(length, int(lengths.max())))
+    spare = (lengths - width).clamp(min=0)
+    starts = (torch.rand(lengths.shape, device=lengths.device) * (spare + 1)).floor().long()
+    index = starts.unsqueeze(1) + torch.arange(width, device=lengths.device)  # (B, width)
+    crops = [t.gather(2, index.unsqueeze(1).expand(-1, t.shape[1], -1)) for t in tensors]
+    return crops, mask.gather(2, index.unsqueeze(1))

@@ -164,7 +164,9 @@ class FileHypothesis(HypothesisSource):
 
     def sample(self, inputs: ObjectiveInputs, energy: EnergyModel) -> Tensor:
         if inputs.utterance_ids is None:
-            raise ValueError("file hypotheses need the batch's utterance ids")
+            raise ValueError(
+                "file hypotheses need whole utterances with ids: set model.segment_frames=null"
+            )
         y_ref, mask = inputs.y_ref, inputs.mask
         out = torch.zeros_like(y_ref)
         lengths = mask.sum(dim=(1, 2)).round().long().tolist()

@@ -13,6 +13,7 @@ import lightning as L
 import torch
 
 from tts_ebm.audio import MelStats
+from tts_ebm.model.layers import random_segments
 from tts_ebm.model.tts import EBMTTS
 from tts_ebm.objectives import ObjectiveInputs, build_objective
 from tts_ebm.sampling import RefineConfig, refine
@@ -121,9 +122,16 @@ class EBMTTSModule(L.LightningModule):
             batch.tokens, batch.token_lengths, batch.mel, batch.mel_lengths, batch.durations
         )
         mu = aligned.mu.detach() if self.config["model"].get("detach_condition") else aligned.mu
-        inputs = ObjectiveInputs(
-            y_ref=batch.mel, mu=mu, mask=aligned.frame_mask, utterance_ids=batch.ids, step=step
-        )
+        segment = self.config["model"].get("segment_frames")
+        if segment:
+            # Windows are not whole utterances: per-utterance state (CD replay, file
+            # hypotheses) cannot be keyed by them, so the criterion gets no ids.
+            (y_ref, mu), mask = random_segments([batch.mel, mu], aligned.frame_mask, segment)
+            inputs = ObjectiveInputs(y_ref=y_ref, mu=mu, mask=mask, step=step)
+        else:
+            inputs = ObjectiveInputs(
+                y_ref=batch.mel, mu=mu, mask=aligned.frame_mask, utterance_ids=batch.ids, step=step
+            )
         out = self.objective(self.model.energy, inputs)
         losses = {
             "prior": aligned.prior_loss,
