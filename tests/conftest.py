@@ -1,9 +1,12 @@
-"""Shared fixtures: a short real utterance (festival's SLT voice, Harvard sentences)."""
+"""Shared fixtures: a short real utterance (festival's SLT voice, Harvard sentences), a fake
+Hugging Face cache, and a toy-trained checkpoint (synthesis and evaluation tests)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,3 +42,17 @@ def _write_hub_cache(cache: Path, repo_id: str, filename: str, payload: bytes) -
 def fake_hub_cache() -> Callable[[Path, str, str, bytes], str]:
     """Builds a real Hugging Face cache on disk, so hf:// loading is tested offline."""
     return _write_hub_cache
+
+
+@pytest.fixture(scope="session")
+def toy_checkpoint(tmp_path_factory) -> Path:
+    """``tts-ebm train experiment=toy`` for 150 steps (about a minute on one thread)."""
+    run_dir = tmp_path_factory.mktemp("toy") / "run"
+    cache = str(tmp_path_factory.mktemp("cache"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TTS_EBM_CACHE": cache}
+    command = [sys.executable, "-m", "tts_ebm.cli", "train", "experiment=toy"]
+    command += ["data.toy.n_utterances=120", "data.val_size=8", "trainer.max_steps=150"]
+    command += ["trainer.val_media=0", f"run_dir={run_dir}"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir / "model.safetensors"

@@ -347,6 +347,32 @@ def test_sance_with_fresh_snapshot_follows_the_maximum_likelihood_gradient():
     assert out.logs["sance/snapshot_age"] == 0.0
 
 
+def test_sance_energy_regulariser_adds_alpha_times_squared_per_element_energies():
+    """The α term is exactly α·mean_B[e(Y⁺)² + meanᵢ e(Y⁻ᵢ)²], e = E / valid elements."""
+    torch.manual_seed(17)
+    energy = GaussianEnergy(2, mean=[0.3, -0.1], precision=[[1.5, 0.2], [0.2, 0.8]]).double()
+    inputs = gaussian_inputs(6, frames=3, mu=torch.tensor([0.5, 0.0]))
+    inputs = ObjectiveInputs(*(t.double() for t in (inputs.y_ref, inputs.mu, inputs.mask)))
+    options = dict(snapshot_interval=3, n_negatives=2, langevin_steps=2, n_mels=2)
+    losses = {}
+    for alpha in (0.0, 0.7):
+        torch.manual_seed(18)  # the same negatives for both
+        out = SelfAdaptingNCE(alpha=alpha, **options).double()(energy, inputs)
+        losses[alpha] = out
+    e_pos = losses[0.7].logs["sance/energy_pos"]
+    assert e_pos == pytest.approx(losses[0.0].logs["sance/energy_pos"])
+    torch.manual_seed(18)
+    objective = SelfAdaptingNCE(alpha=0.0, **options).double()
+    frozen = objective.snapshot(energy, 0)
+    starts = [objective.chain.start.sample(inputs, energy) for _ in range(2)]
+    negatives = [objective.chain.run(frozen, start, inputs) for start in starts]
+    n_valid = inputs.mask.sum(dim=(1, 2)) * 2
+    e = [energy.energy(y, inputs.mu, inputs.mask) / n_valid for y in (inputs.y_ref, *negatives)]
+    expected = 0.7 * (e[0] ** 2 + (e[1] ** 2 + e[2] ** 2) / 2).mean()
+    difference = losses[0.7].loss - losses[0.0].loss
+    torch.testing.assert_close(difference, expected.detach(), rtol=1e-10, atol=1e-12)
+
+
 # -- improved CD's KL term ------------------------------------------------------------------------
 
 

@@ -65,18 +65,6 @@ def finish(process: subprocess.Popen) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def toy_checkpoint(tmp_path_factory) -> Path:
-    run_dir = tmp_path_factory.mktemp("toy") / "run"
-    env = one_thread_env(TTS_EBM_CACHE=str(tmp_path_factory.mktemp("cache")))
-    command = [sys.executable, "-m", "tts_ebm.cli", "train", "experiment=toy"]
-    command += ["data.toy.n_utterances=120", "data.val_size=8", "trainer.max_steps=150"]
-    command += ["trainer.val_media=0", f"run_dir={run_dir}"]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return run_dir / "model.safetensors"
-
-
-@pytest.fixture(scope="module")
 def toy(toy_checkpoint) -> Synthesizer:
     return Synthesizer.from_pretrained(toy_checkpoint, device="cpu", vocoder="griffin-lim")
 

@@ -97,6 +97,19 @@ def test_export_command_writes_fp16_checkpoint(toy_run, tmp_path):
     a = dict(full.model.named_parameters())["encoder.embedding.weight"]
     b = dict(half.model.named_parameters())["encoder.embedding.weight"]
     assert torch.allclose(a, b, atol=1e-2)
+    assert half.inference == full.inference
+
+
+def test_export_sets_the_default_inference_knobs(toy_run, tmp_path):
+    from tts_ebm.cli import main
+
+    out = tmp_path / "tuned.safetensors"
+    ckpt = str(toy_run / "checkpoints" / "last.ckpt")
+    assert main(["export", ckpt, str(out), "--steps", "4", "--step-size", "0.5"]) == 0
+    tuned = load_inference_checkpoint(out).inference
+    full = load_inference_checkpoint(toy_run / "model.safetensors").inference
+    assert (tuned["steps"], tuned["step_size"]) == (4, 0.5)
+    assert tuned["temperature"] == full["temperature"]
 
 
 def test_sigkill_then_resume_continues_the_same_curve(tmp_path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from importlib import import_module
 
-MODULES = ("text", "data", "train", "durations", "synthesize", "benchmark")
+MODULES = ("text", "data", "train", "durations", "synthesize", "benchmark", "listen")
 
 
 def register_all(commands: argparse._SubParsersAction) -> None:

@@ -25,7 +25,9 @@ def _export(args: argparse.Namespace) -> int:
     from tts_ebm.train.run import export_checkpoint
 
     dtype = torch.float16 if args.fp16 else torch.float32
-    print(f"wrote {export_checkpoint(args.checkpoint, args.out, dtype)}")
+    knobs = {"steps": args.steps, "step_size": args.step_size, "temperature": args.temperature}
+    knobs = {k: v for k, v in knobs.items() if v is not None}
+    print(f"wrote {export_checkpoint(args.checkpoint, args.out, dtype, knobs)}")
     return 0
 
 
@@ -71,4 +73,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", type=Path, help="Lightning .ckpt from a run's checkpoints/")
     p.add_argument("out", type=Path, help="output .safetensors file")
     p.add_argument("--fp16", action="store_true", help="store weights in float16 (half size)")
+    p.add_argument("--steps", type=int, help="default refinement steps (else the run's)")
+    p.add_argument("--step-size", type=float, help="default step size η (else the run's)")
+    p.add_argument("--temperature", type=float, help="default initial noise τ (else the run's)")
     p.set_defaults(handler=_export)

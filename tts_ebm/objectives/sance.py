@@ -19,7 +19,9 @@ an ``nn.Module``.
 
 Needs: an energy network (for the snapshot) and Langevin steps. Cost: ``langevin_steps`` scores
 under the snapshot (no parameter graph), then one forward/backward of E_θ and one forward of
-E_θ' on (1 + ν)·B utterances. Logs ``sance/accuracy``, ``sance/offset`` (c per frame),
+E_θ' on (1 + ν)·B utterances. ``alpha`` adds improved CD's energy regulariser
+α·mean[e(Y⁺)² + meanᵢ e(Y⁻ᵢ)²] on per-element energies e. Logs ``sance/accuracy``,
+``sance/offset`` (c per frame),
 ``sance/snapshot_age`` (steps since the last refresh), and the RMS distance to Y⁺ of the chain's
 start and end (``dist_start``, ``dist_neg``).
 """
@@ -59,14 +61,16 @@ class SelfAdaptingNCE(Objective):
         langevin_noise: float = 1.0,
         sigma: float = 1.0,
         offset: Literal["scalar", "text"] = "scalar",
+        alpha: float = 0.0,
         n_mels: int = 80,
     ) -> None:
         super().__init__()
-        if snapshot_interval < 1 or n_negatives < 1:
+        if snapshot_interval < 1 or n_negatives < 1 or alpha < 0:
             raise ValueError(
-                f"snapshot_interval and n_negatives must be >= 1, "
-                f"got {snapshot_interval}, {n_negatives}"
+                f"need snapshot_interval >= 1, n_negatives >= 1, alpha >= 0; "
+                f"got {snapshot_interval}, {n_negatives}, {alpha}"
             )
+        self.alpha = float(alpha)
         self.snapshot_interval = snapshot_interval
         self.n_negatives = n_negatives
         self.chain = LangevinHypothesis(langevin_steps, langevin_step_size, langevin_noise, sigma)
@@ -127,9 +131,14 @@ class SelfAdaptingNCE(Objective):
         offset = self.offset(mu, mask)
         logits = -energies + noise_energies - offset - math.log(self.n_negatives)
         loss, accuracy = binary_nce(logits[0], logits[1:])
-        with torch.no_grad():
-            frames = mask.sum(dim=(1, 2)).clamp_min(1.0)
-            per_element = energies / (frames * y_ref.shape[1])
+        frames = mask.sum(dim=(1, 2)).clamp_min(1.0)
+        per_element = energies / (frames * y_ref.shape[1])
+        if self.alpha > 0:
+            # As improved CD's α term: keeps E_θ from drifting without bound once the
+            # classifier saturates (the logit only constrains E_θ − E_θ').
+            squared = per_element.pow(2)
+            loss = loss + self.alpha * (squared[0] + squared[1:].mean(dim=0)).mean()
+        per_element = per_element.detach()
         return ObjectiveOutput(
             loss=loss,
             logs={

@@ -10,6 +10,11 @@ score: the first term is a Hessian-vector product, i.e. a second autograd pass t
 Data noise: with ``noise_sigma`` σ > 0 the criterion is SSM of the noised data p_σ = p * N(0, σ²I),
 whose score obeys Tweedie's formula E[Y⁺ | Y] = Y + σ²·∇log p_σ(Y): with σ² = η one inference
 step of size η from a point in the noised region (μ, when ‖Y⁺ − μ‖ ≲ σ) is the posterior mean.
+In 80·T dimensions the noised points lie on a thin shell at distance σ per element from Y⁺, so
+the score is only learned *there*: μ, at the prior's distance r per element, is off a single-σ
+shell unless σ ≈ r. ``noise_sigma_min`` draws σ ~ U[σ_min, σ] per utterance (losses weighted by
+(σ/σ_max)²), so the score is learned at every distance in that range; a point at distance r then
+sees a score ≈ (Y⁺ − Y)/r², and one step of η ≈ r² (the prior's MSE per element) lands near Y⁺.
 With σ = 0 the score is trained only on the data itself, and where Y⁺ is (nearly) a function of
 the text the optimum has unbounded curvature: the loss falls without limit and one step from μ
 overshoots (measured on the toy corpus, ``docs/criteria.md``).
@@ -75,6 +80,7 @@ class SlicedScoreMatching(Objective):
         directions: Literal["gaussian", "rademacher"] = "gaussian",
         variance_reduction: bool = False,
         noise_sigma: float = 0.0,
+        noise_sigma_min: float | None = None,
         step_size: float = 1.0,
     ) -> None:
         super().__init__()
@@ -86,8 +92,28 @@ class SlicedScoreMatching(Objective):
         self.n_projections = n_projections
         self.directions = directions
         self.variance_reduction = variance_reduction
+        if noise_sigma_min is not None and not 0 <= noise_sigma_min <= noise_sigma:
+            raise ValueError(f"need 0 <= noise_sigma_min <= noise_sigma, got {noise_sigma_min}")
         self.noise_sigma = float(noise_sigma)
+        self.noise_sigma_min = None if noise_sigma_min is None else float(noise_sigma_min)
         self.step_size = float(step_size)  # for the one-step diagnostic only
+
+    def _noise_levels(self, y_ref: Tensor) -> tuple[Tensor, Tensor]:
+        """σ per utterance (B, 1, 1) and its loss weight (B,): (σ/σ_max)², 1 for a fixed σ.
+
+        The score of p_σ grows like 1/σ; the σ² weighting (as in multi-level denoising score
+        matching) keeps every noise level's share of the loss comparable.
+        """
+        batch = y_ref.shape[0]
+        sigma = y_ref.new_full((batch,), self.noise_sigma)
+        if self.noise_sigma_min is not None:
+            sigma = self.noise_sigma_min + (self.noise_sigma - self.noise_sigma_min) * torch.rand(
+                batch, device=y_ref.device, dtype=y_ref.dtype
+            )
+        if self.noise_sigma == 0:
+            return sigma.view(-1, 1, 1), torch.ones_like(sigma)
+        weight = (sigma / self.noise_sigma).pow(2)
+        return sigma.view(-1, 1, 1), weight
 
     def forward(self, energy: EnergyModel, inputs: ObjectiveInputs) -> ObjectiveOutput:
         training = torch.is_grad_enabled()
@@ -96,9 +122,8 @@ class SlicedScoreMatching(Objective):
             y_ref, mu, mask = (
                 t.clone() if t.is_inference() else t for t in (inputs.y_ref, inputs.mu, inputs.mask)
             )
-            y = y_ref.detach()
-            if self.noise_sigma > 0:
-                y = y + self.noise_sigma * torch.randn_like(y)
+            sigma, weight = self._noise_levels(y_ref)
+            y = y_ref.detach() + sigma * torch.randn_like(y_ref)
             y = (y * mask).requires_grad_(True)
             score = energy.score(y, mu, mask, create_graph=True)
             n_valid = (mask.sum() * y.shape[1]).clamp_min(1.0)
@@ -107,12 +132,12 @@ class SlicedScoreMatching(Objective):
             for _ in range(self.n_projections):
                 v = random_directions(y, self.directions) * mask
                 hvp, projected = sliced_terms(score, y, v, create_graph=training)
-                trace = trace + hvp.sum()
+                trace = trace + (weight * hvp).sum()
                 if not self.variance_reduction:
-                    square = square + 0.5 * projected.pow(2).sum()
+                    square = square + 0.5 * (weight * projected.pow(2)).sum()
             trace = trace / (self.n_projections * n_valid)
             if self.variance_reduction:
-                square = 0.5 * score.pow(2).sum() / n_valid
+                square = 0.5 * (weight * score.pow(2).sum(dim=(1, 2))).sum() / n_valid
             else:
                 square = square / (self.n_projections * n_valid)
             loss = trace + square

@@ -18,6 +18,7 @@ from tts_ebm.model.tts import EBMTTS
 from tts_ebm.objectives import ObjectiveInputs, build_objective
 from tts_ebm.sampling import RefineConfig, refine
 from tts_ebm.train.data import Batch
+from tts_ebm.train.refinement import masked_mse
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -154,7 +155,7 @@ class EBMTTSModule(L.LightningModule):
             batch.tokens, batch.token_lengths, batch.mel, batch.mel_lengths, batch.durations
         )
         inference = self.config["inference"]
-        errors = {"val/mse_prior": _masked_mse(aligned.mu, batch.mel, aligned.frame_mask)}
+        errors = {"val/mse_prior": masked_mse(aligned.mu, batch.mel, aligned.frame_mask)}
         for steps in sorted({1, int(inference["steps"])} - {0}):
             refined = refine(
                 self.model.energy,
@@ -162,7 +163,7 @@ class EBMTTSModule(L.LightningModule):
                 aligned.frame_mask,
                 RefineConfig(steps=steps, step_size=inference["step_size"]),
             )
-            errors[f"val/mse_refined_{steps}"] = _masked_mse(refined, batch.mel, aligned.frame_mask)
+            errors[f"val/mse_refined_{steps}"] = masked_mse(refined, batch.mel, aligned.frame_mask)
         errors["val/prior_loss"] = aligned.prior_loss
         errors["val/duration_loss"] = aligned.duration_loss
         self.log_dict(errors, batch_size=batch.tokens.shape[0], sync_dist=True, prog_bar=False)
@@ -174,7 +175,3 @@ class EBMTTSModule(L.LightningModule):
             batch_size=batch.tokens.shape[0],
             sync_dist=True,
         )
-
-
-def _masked_mse(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return ((a - b) ** 2 * mask).sum() / (mask.sum() * a.shape[1])

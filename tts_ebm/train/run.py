@@ -201,17 +201,31 @@ def load_training_checkpoint(ckpt_path: str | Path) -> InferenceCheckpoint:
     )
 
 
-def export_checkpoint(ckpt_path: str | Path, out: str | Path, dtype: torch.dtype) -> Path:
-    """``tts-ebm export``: Lightning training checkpoint → safetensors inference checkpoint."""
+def export_checkpoint(
+    ckpt_path: str | Path,
+    out: str | Path,
+    dtype: torch.dtype,
+    inference: dict | None = None,
+) -> Path:
+    """``tts-ebm export``: Lightning training checkpoint → safetensors inference checkpoint.
+
+    ``inference`` replaces some of the default knobs the run was configured with (e.g. a step
+    count chosen after evaluation), so the shipped file synthesises best without arguments.
+    """
     from tts_ebm.checkpoint import save_inference_checkpoint
 
     ckpt = load_training_checkpoint(ckpt_path)
+    unknown = set(inference or {}) - set(ckpt.inference)
+    if unknown:
+        raise ValueError(
+            f"unknown inference knobs {sorted(unknown)}; known: {sorted(ckpt.inference)}"
+        )
     return save_inference_checkpoint(
         out,
         ckpt.model,
         frontend=ckpt.frontend,
         stats=ckpt.stats,
-        inference=ckpt.inference,
+        inference={**ckpt.inference, **(inference or {})},
         info=ckpt.info,
         mel=ckpt.mel,
         dtype=dtype,
