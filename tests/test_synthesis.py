@@ -329,3 +329,20 @@ def test_bad_checkpoints_and_mel_mismatch_are_refused(ipa_checkpoint, tmp_path):
         Synthesizer(load_inference_checkpoint(ipa_checkpoint), load_vocoder("griffin-lim")).options(
             speaking_rate=0.0
         )
+
+
+def test_a_training_checkpoint_synthesises_like_its_export(toy_checkpoint, tmp_path):
+    """Runs are listened to mid-training: a Lightning .ckpt loads like the exported file."""
+    from tts_ebm.train.run import export_checkpoint
+
+    last = toy_checkpoint.parent / "checkpoints" / "last.ckpt"
+    exported = export_checkpoint(last, tmp_path / "last.safetensors", torch.float32)
+    from_ckpt = Synthesizer.from_pretrained(last, device="cpu", vocoder="griffin-lim")
+    from_export = Synthesizer.from_pretrained(exported, device="cpu", vocoder="griffin-lim")
+    a = from_export.synthesize_detailed("some name", steps=2)
+    b = from_ckpt.synthesize_detailed("some name", steps=2)
+    np.testing.assert_allclose(a.mel, b.mel, atol=1e-5)
+    corrupt = tmp_path / "corrupt.ckpt"
+    corrupt.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable training checkpoint"):
+        Synthesizer.from_pretrained(corrupt, vocoder="griffin-lim")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,3 +108,28 @@ def load_inference_checkpoint(path: str | Path, device: str = "cpu") -> Inferenc
         inference=inference,
         info=meta.get("info", {}),
     )
+
+
+def load_checkpoint(path: str | Path, device: str = "cpu") -> InferenceCheckpoint:
+    """A ``.safetensors`` inference checkpoint or a Lightning ``.ckpt`` training checkpoint.
+
+    Commands take either, so a run can be listened to or evaluated mid-training without an
+    export step.
+    """
+    path = Path(path)
+    if path.suffix != ".ckpt":
+        return load_inference_checkpoint(path, device=device)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    from tts_ebm.train.run import load_training_checkpoint
+
+    try:
+        ckpt = load_training_checkpoint(path)
+    except (pickle.UnpicklingError, RuntimeError, KeyError, OSError, EOFError) as exc:
+        # torch.load's errors for corrupt or foreign files; its advice (weights_only=False)
+        # would run arbitrary code, so only the kind of failure is passed on.
+        raise CheckpointError(
+            f"{path} is not a readable training checkpoint ({type(exc).__name__})"
+        ) from exc
+    ckpt.model.to(device)
+    return ckpt

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tts_ebm.checkpoint import CheckpointError, InferenceCheckpoint, load_inference_checkpoint
+from tts_ebm.checkpoint import CheckpointError, InferenceCheckpoint, load_checkpoint
 from tts_ebm.hub import hf_download, is_hf_spec
 from tts_ebm.sampling import RefineConfig, refine_details
 from tts_ebm.text import EmptyTextError, TextFrontend, normalize_text, split_sentences
@@ -158,9 +158,7 @@ class Synthesizer:
         :func:`~tts_ebm.vocoder.load_vocoder` spec or a ready :class:`Vocoder`).
         ``device`` defaults to CUDA when available."""
         device = _device(device)
-        checkpoint = load_inference_checkpoint(
-            resolve_checkpoint(path_or_hf, cache_dir), str(device)
-        )
+        checkpoint = load_checkpoint(resolve_checkpoint(path_or_hf, cache_dir), str(device))
         if not isinstance(vocoder, Vocoder):
             vocoder = load_vocoder(vocoder, device)
         return cls(checkpoint, vocoder)

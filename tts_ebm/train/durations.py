@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from tts_ebm.checkpoint import InferenceCheckpoint, load_inference_checkpoint
+from tts_ebm.checkpoint import InferenceCheckpoint, load_checkpoint
 from tts_ebm.text import TextFrontend
 from tts_ebm.train.data import PreparedDataset, collate, read_manifest
 
@@ -28,20 +28,6 @@ SPLITS = ("train", "val")
 
 # What must agree for ids to mean the same symbols; add_blank is the model's own choice.
 _TOKEN_KEYS = ("kind", "language", "symbol_table")
-
-
-def load_checkpoint(path: str | Path, device: str = "cpu") -> InferenceCheckpoint:
-    """A ``.safetensors`` inference checkpoint or a Lightning ``.ckpt`` training checkpoint."""
-    path = Path(path)
-    if path.suffix != ".ckpt":
-        return load_inference_checkpoint(path, device=device)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    from tts_ebm.train.run import load_training_checkpoint
-
-    ckpt = load_training_checkpoint(path)
-    ckpt.model.to(device)
-    return ckpt
 
 
 def _plain(value: Any) -> Any:
