@@ -357,13 +357,14 @@ def build_corpus(
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tts_ebm.data.festival",
-        description="Speak sentence lists with festival into an LJSpeech-format corpus "
-        "(wavs/ID.wav at 22050 Hz, metadata.csv, SPLIT_ids.txt per input). Resumes: existing "
-        "valid wavs are kept.",
-    )
+DESCRIPTION = (
+    "Speak sentence lists with festival into an LJSpeech-format corpus (wavs/ID.wav at "
+    "22050 Hz, metadata.csv, SPLIT_ids.txt per input). Resumes: existing valid wavs are kept."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The builder's options, shared by ``tts-ebm corpus festival`` and ``python -m``."""
     parser.add_argument(
         "sentences", nargs="+", type=Path, metavar="SENTENCES", help="files of id|text lines"
     )
@@ -384,7 +385,10 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help="name of the id list for each SENTENCES file, in order (default: the file stems)",
     )
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the corpus the parsed ``args`` describe; exit status 0, 2 (error) or 130."""
     # A plain `kill` of a background build should stop festival too and clean up, like Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
@@ -412,6 +416,14 @@ def main(argv: list[str] | None = None) -> int:
         f"in {report.elapsed_s:.1f} s{rate}{native} -> {args.out_dir}"
     )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tts_ebm.data.festival", description=DESCRIPTION
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
