@@ -9,7 +9,16 @@ from __future__ import annotations
 import argparse
 from importlib import import_module
 
-MODULES = ("text", "data", "train", "durations", "synthesize", "benchmark", "listen")
+MODULES = (
+    "text",
+    "data",
+    "train",
+    "durations",
+    "synthesize",
+    "benchmark",
+    "evaluate",
+    "listen",
+)
 
 
 def register_all(commands: argparse._SubParsersAction) -> None:
