@@ -18,6 +18,8 @@ MODULES = (
     "benchmark",
     "evaluate",
     "listen",
+    "vocode",
+    "recipe",
 )
 
 

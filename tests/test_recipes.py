@@ -1,0 +1,653 @@
+"""Recipes and end-to-end pipelines: the LJSpeech downloader and split, the custom-corpus check,
+copy synthesis, the summary table, and the egs/ chains themselves (festival smoke, LJSpeech).
+
+Network is never used: a local HTTP server (with Range support, and a switch that cuts a
+response short) serves archives and filelists that the tests build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tts_ebm.cli import main as cli_main
+from tts_ebm.data import download as dl
+from tts_ebm.data import ljspeech
+from tts_ebm.data.custom import CheckOptions, check_corpus, write_clean_corpus
+from tts_ebm.recipe import collect_results, summarize
+
+REPO = Path(__file__).resolve().parents[1]
+needs_festival = pytest.mark.skipif(
+    shutil.which("festival") is None,
+    reason="festival is not on PATH (apt-get install festival festvox-us-slt-hts)",
+)
+
+
+# ---- a local HTTP server -----------------------------------------------------------------
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves ``server.files``; honours ``Range: bytes=N-`` unless ``server.ignore_range``;
+    ``server.cut_after`` (a list) cuts the next responses after that many body bytes."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        server = self.server
+        server.requests.append((self.path, self.headers.get("Range")))
+        data = server.files.get(self.path)
+        if data is None:
+            self.send_error(404)
+            return
+        start = 0
+        match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
+        if match and not server.ignore_range:
+            start = int(match.group(1))
+            if start >= len(data):
+                self.send_error(416)
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if server.cut_after:
+            self.wfile.write(body[: server.cut_after.pop(0)])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:  # keep test output quiet
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    files: dict[str, bytes]
+    requests: list[tuple[str, str | None]]
+    ignore_range: bool = False
+    cut_after: list[int]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture()
+def server() -> Iterator[_Server]:
+    srv = _Server(("127.0.0.1", 0), _Handler)
+    srv.files, srv.requests, srv.cut_after = {}, [], []
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def closed_port_url() -> str:
+    """A URL nothing listens on: connections are refused at once (the offline case)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+PAYLOAD = bytes(range(256)) * 4000  # ~1 MB, several read chunks
+
+
+# ---- downloads ---------------------------------------------------------------------------
+
+
+def test_download_resumes_a_partial_file_with_a_range_request(server, tmp_path):
+    server.files["/a.bin"] = PAYLOAD
+    dest = tmp_path / "a.bin"
+    dest.with_name("a.bin.part").write_bytes(PAYLOAD[:300_000])
+    sha = hashlib.sha256(PAYLOAD).hexdigest()
+    out = dl.download(f"{server.url}/a.bin", dest, checksums=(dl.Checksum("sha256", sha),))
+    assert out == dest and dest.read_bytes() == PAYLOAD
+    assert not dest.with_name("a.bin.part").exists()
+    assert server.requests == [("/a.bin", "bytes=300000-")]
+    # Done once: a second call verifies and reuses the file without any request.
+    dl.download(f"{server.url}/a.bin", dest, checksums=(dl.Checksum("sha256", sha),))
+    assert len(server.requests) == 1
+
+
+def test_download_continues_after_the_connection_drops(server, tmp_path):
+    server.files["/a.bin"] = PAYLOAD
+    server.cut_after = [100_000, 200_000]  # two responses cut short, then a full one
+    md5 = hashlib.md5(PAYLOAD).hexdigest()
+    dest = dl.download(
+        f"{server.url}/a.bin",
+        tmp_path / "a.bin",
+        size=len(PAYLOAD),
+        checksums=(dl.Checksum("md5", md5),),
+        retry_wait=0,
+    )
+    assert dest.read_bytes() == PAYLOAD
+    ranges = [r for _, r in server.requests]
+    assert ranges[0] is None and ranges[1] == "bytes=100000-" and ranges[2] == "bytes=300000-"
+
+
+def test_a_server_without_range_support_restarts_from_zero(server, tmp_path):
+    server.files["/a.bin"] = PAYLOAD
+    server.ignore_range = True
+    dest = tmp_path / "a.bin"
+    dest.with_name("a.bin.part").write_bytes(b"stale bytes that must not be kept")
+    dl.download(f"{server.url}/a.bin", dest, size=len(PAYLOAD))
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_checksum_mismatch_is_a_clear_error_and_the_bad_file_is_deleted(server, tmp_path):
+    server.files["/a.bin"] = PAYLOAD
+    dest = tmp_path / "a.bin"
+    with pytest.raises(dl.DownloadError, match=r"corrupt: sha256 of a.bin is .*deleted"):
+        dl.download(f"{server.url}/a.bin", dest, checksums=(dl.Checksum("sha256", "0" * 64),))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_wrong_size_is_refused_before_hashing(server, tmp_path):
+    server.files["/a.bin"] = PAYLOAD
+    with pytest.raises(dl.DownloadError, match="expected 12"):
+        dl.download(f"{server.url}/a.bin", tmp_path / "a.bin", size=12)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_file_and_unreachable_server_say_what_happened(server, tmp_path):
+    with pytest.raises(dl.DownloadError, match="HTTP 404"):
+        dl.download(f"{server.url}/nothing", tmp_path / "x")
+    with pytest.raises(dl.DownloadError, match="cannot download .*refused"):
+        dl.download(f"{closed_port_url()}/x", tmp_path / "x", retries=1, retry_wait=0)
+    server.files["/a.bin"] = PAYLOAD
+    server.cut_after = [1000]
+    with pytest.raises(dl.DownloadError, match=r"1000 bytes kept in .*a.bin.part; run again"):
+        dl.download(f"{server.url}/a.bin", tmp_path / "a.bin", retries=0)
+    dl.download(f"{server.url}/a.bin", tmp_path / "a.bin")  # the rerun resumes
+    assert server.requests[-1] == ("/a.bin", "bytes=1000-")
+    assert (tmp_path / "a.bin").read_bytes() == PAYLOAD
+
+
+def _tar(members: list[tarfile.TarInfo | tuple[str, bytes]], mode: str = "w:bz2") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as tar:
+        for member in members:
+            if isinstance(member, tarfile.TarInfo):
+                tar.addfile(member)
+            else:
+                info = tarfile.TarInfo(member[0])
+                info.size = len(member[1])
+                tar.addfile(info, io.BytesIO(member[1]))
+    return buffer.getvalue()
+
+
+def _symlink(name: str, target: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.SYMTYPE, target
+    return info
+
+
+@pytest.mark.parametrize(
+    ("member", "message"),
+    [
+        (("top/../../evil.txt", b"x"), "outside the destination"),
+        (("/tmp/evil.txt", b"x"), "absolute path"),
+        (_symlink("top/link", "/etc/passwd"), "is a link"),
+    ],
+)
+def test_extraction_refuses_path_traversal_and_links(tmp_path, member, message):
+    archive = tmp_path / "bad.tar.bz2"
+    archive.write_bytes(_tar([("top/good.txt", b"fine"), member]))
+    dest = tmp_path / "out"
+    with pytest.raises(dl.UnsafeArchiveError, match=message):
+        dl.extract_tar(archive, dest)
+    assert list(dest.iterdir()) == []  # nothing of the refused archive is left
+    assert not (tmp_path / "evil.txt").exists()
+
+
+def test_extraction_writes_files_and_moves_them_into_place(tmp_path):
+    archive = tmp_path / "ok.tar.gz"
+    archive.write_bytes(_tar([("top/a/b.txt", b"hello"), ("top/c.txt", b"")], mode="w:gz"))
+    assert dl.extract_tar(archive, tmp_path / "out") == ["top"]
+    assert (tmp_path / "out/top/a/b.txt").read_bytes() == b"hello"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["top"]
+
+
+# ---- LJSpeech ----------------------------------------------------------------------------
+
+
+def _wav_bytes(seconds: float = 0.5, rate: int = 22050, channels: int = 1, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    audio = 0.3 * np.sin(2 * np.pi * (150 + 50 * seed) * t) + 0.01 * rng.standard_normal(t.size)
+    if channels > 1:
+        audio = np.stack([audio] * channels, axis=1)
+    buffer = io.BytesIO()
+    sf.write(buffer, audio.astype(np.float32), rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+LJ_IDS = [f"LJ001-{i:04d}" for i in range(1, 13)]
+
+
+def _ljspeech_archive() -> bytes:
+    """An LJSpeech-1.1-shaped tar.bz2: metadata.csv (3 columns), README, wavs/."""
+    metadata = "".join(
+        f"{i}|Sentence {n}, raw.|Sentence {n}, normalised.\n" for n, i in enumerate(LJ_IDS)
+    )
+    members = [("LJSpeech-1.1/metadata.csv", metadata.encode()), ("LJSpeech-1.1/README", b"r")]
+    members += [
+        (f"LJSpeech-1.1/wavs/{i}.wav", _wav_bytes(0.4, seed=n)) for n, i in enumerate(LJ_IDS)
+    ]
+    return _tar(members)
+
+
+def _filelist(ids: list[str]) -> bytes:
+    return "".join(f"DUMMY/{i}.wav|text of {i}\n" for i in ids).encode()
+
+
+def _serve_ljspeech(server: _Server) -> tuple[str, str, int]:
+    data = _ljspeech_archive()
+    server.files["/data/LJSpeech-1.1.tar.bz2"] = data
+    lists = {"train": LJ_IDS[:8], "val": LJ_IDS[8:10], "test": LJ_IDS[10:]}
+    for name, ids in lists.items():
+        server.files[f"/filelists/{ljspeech.FILELISTS[name]}"] = _filelist(ids)
+    return f"{server.url}/data/LJSpeech-1.1.tar.bz2", hashlib.sha256(data).hexdigest(), len(data)
+
+
+def test_ljspeech_download_extract_and_tacotron2_split(server, tmp_path, capsys):
+    url, sha, size = _serve_ljspeech(server)
+    out = tmp_path / "lj"
+    args = ["corpus", "ljspeech", str(out), "--url", url, "--sha256", sha, "--size", str(size)]
+    args += ["--filelists-url", f"{server.url}/filelists"]
+    assert cli_main(args) == 0
+    printed = capsys.readouterr().out
+    assert "8 train / 2 val / 2 test (tacotron2 split)" in printed
+    assert (out / "downloads/LJSpeech-1.1.tar.bz2").is_file()
+    view = out / "corpus"
+    assert (view / "wavs").is_symlink() and (view / "wavs" / "LJ001-0001.wav").is_file()
+    rows = (view / "metadata.csv").read_text().splitlines()
+    assert len(rows) == 10 and all(r.count("|") == 2 for r in rows)
+    assert (view / "val_ids.txt").read_text().split() == LJ_IDS[8:10]
+    assert (out / "test.txt").read_text().splitlines() == [
+        "LJ001-0011|Sentence 10, normalised.",
+        "LJ001-0012|Sentence 11, normalised.",
+    ]
+    meta = json.loads((out / "split.json").read_text())
+    assert meta["source"] == "tacotron2" and meta["fell_back"] is False
+
+    # A rerun reuses everything and keeps the split, even with the lists gone.
+    server.files.clear()
+    assert cli_main(args) == 0
+    assert "keeping the existing tacotron2 split" in capsys.readouterr().out
+    assert (out / "test_ids.txt").read_text().split() == LJ_IDS[10:]
+
+
+def test_ljspeech_archive_with_wrong_checksum_is_refused(server, tmp_path, capsys):
+    url, _, size = _serve_ljspeech(server)
+    out = tmp_path / "lj"
+    assert cli_main(["corpus", "ljspeech", str(out), "--url", url, "--sha256", "ab" * 32]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "corrupt" in err
+    assert not any((out / "downloads").iterdir())
+
+
+def test_existing_folder_and_offline_filelists_fall_back_to_a_seeded_split(tmp_path, capsys):
+    source = tmp_path / "LJSpeech-1.1"
+    (source / "wavs").mkdir(parents=True)
+    (source / "metadata.csv").write_text("".join(f"{i}|t {i}|n {i}\n" for i in LJ_IDS))
+    for i in LJ_IDS:
+        (source / "wavs" / f"{i}.wav").write_bytes(_wav_bytes(0.3))
+    out = tmp_path / "lj"
+    args = ["corpus", "ljspeech", str(out), "--source", str(source)]
+    assert cli_main([*args, "--filelists-url", closed_port_url()]) == 0
+    printed = capsys.readouterr().out
+    assert "FELL BACK to a seeded random split (seed 0)" in printed
+    assert "seeded fallback split" in printed
+    meta = json.loads((out / "split.json").read_text())
+    assert meta["fell_back"] is True and meta["sizes"] == {"train": 10, "val": 1, "test": 1}
+    # The link points at the existing folder, which is not copied.
+    assert (out / "corpus" / "wavs").resolve() == (source / "wavs").resolve()
+    assert not (out / ljspeech.LJSPEECH_DIR).exists()
+
+
+def test_seeded_fallback_has_the_standard_sizes_and_is_reproducible(tmp_path, server):
+    ids = [f"LJ{i // 1000:03d}-{i % 1000:04d}" for i in range(13_100)]
+    # The lists are "unavailable": the server answers 404.
+    split = ljspeech.tacotron2_split(ids, tmp_path / "lists", base_url=server.url, seed=3)
+    assert split.fell_back and split.source == "seeded"
+    assert split.sizes() == {"train": 12_500, "val": 100, "test": 500}
+    assert "FELL BACK" in split.note and "12500 / 100 / 500" in split.note
+    assert "not comparable with published" in split.note
+    again = ljspeech.seeded_split(ids, seed=3)
+    assert (again.train, again.val, again.test) == (split.train, split.val, split.test)
+    assert ljspeech.seeded_split(ids, seed=4).test != split.test
+    assert not set(split.train) & set(split.test) and not set(split.val) & set(split.test)
+
+
+def test_filelists_not_matching_the_corpus_fall_back(server, tmp_path):
+    for n, name in enumerate(ljspeech.SPLITS):
+        server.files[f"/f/{ljspeech.FILELISTS[name]}"] = _filelist([f"LJ050-000{n}"])
+    split = ljspeech.tacotron2_split(LJ_IDS, tmp_path, base_url=f"{server.url}/f")
+    assert split.fell_back and "no utterance of the Tacotron 2 train/val/test" in split.note
+
+
+# ---- custom corpora ----------------------------------------------------------------------
+
+
+def test_custom_check_reports_bad_lines_and_rates_and_keeps_good_ones(tmp_path, capsys):
+    corpus = tmp_path / "mine"
+    wavs = corpus / "wavs"
+    wavs.mkdir(parents=True)
+    (wavs / "good1.wav").write_bytes(_wav_bytes(1.0))
+    (wavs / "good2.wav").write_bytes(_wav_bytes(1.0, rate=44100))
+    (wavs / "st.wav").write_bytes(_wav_bytes(1.0, channels=2))
+    (wavs / "low.wav").write_bytes(_wav_bytes(1.0, rate=16000))
+    (wavs / "short.wav").write_bytes(_wav_bytes(0.1))
+    (wavs / "broken.wav").write_bytes(b"RIFF not really a wav")
+    (wavs / "empty.wav").write_bytes(_wav_bytes(1.0))
+    lines = [
+        "good1|Hello there.|Hello there.",
+        "good2|Recorded at forty-four kilohertz.",
+        "st|A stereo file.",
+        "no separator on this line",
+        "empty|",
+        "good1|The same id again.",
+        "missing|No audio for this one.",
+        "low|Sixteen kilohertz.",
+        "short|Too short.",
+        "broken|Not audio.",
+        "../evil|Unsafe id.",
+        "",
+    ]
+    (corpus / "metadata.csv").write_text("\n".join(lines))
+    out = tmp_path / "clean"
+    assert cli_main(["corpus", "check", str(corpus), str(out)]) == 0
+    captured = capsys.readouterr()
+    err = captured.err
+    for line_no, fragment in [
+        (4, "malformed line"),
+        (5, "empty transcript"),
+        (6, "duplicate id (first on line 1)"),
+        (7, "audio not found"),
+        (8, "sample rate 16000 Hz is below 22050 Hz"),
+        (9, "too short"),
+        (10, "unreadable audio"),
+        (11, "not a safe file name"),
+    ]:
+        assert re.search(rf"metadata.csv:{line_no}\b.*{re.escape(fragment)}", err), fragment
+    assert "44100 Hz: 1 files (kept, resampled to 22050 Hz" in captured.out
+    assert "16000 Hz: 1 files (refused)" in captured.out
+    assert "mixes them down to mono" in captured.out
+    assert "3 good entries" in captured.out and "8 left out" in captured.out
+    rows = (out / "metadata.csv").read_text().splitlines()
+    assert rows == [
+        "good1|Hello there.|Hello there.",
+        "good2|Recorded at forty-four kilohertz.|Recorded at forty-four kilohertz.",
+        "st|A stereo file.|A stereo file.",
+    ]
+    assert (out / "wavs" / "good2.wav").resolve() == (wavs / "good2.wav").resolve()
+    assert len((out / "problems.tsv").read_text().splitlines()) == 1 + 8
+    assert json.loads((out / "check.json").read_text())["sample_rates"]["16000"] == 1
+    # --strict turns any problem into a failure; accepting 16 kHz keeps that file.
+    assert cli_main(["corpus", "check", str(corpus), str(out), "--strict"]) == 1
+    capsys.readouterr()
+    assert cli_main(["corpus", "check", str(corpus), str(out), "--min-sample-rate", "16000"]) == 0
+    assert "low|" in (out / "metadata.csv").read_text()
+
+
+def test_custom_check_reads_path_text_lists_and_prepare_accepts_the_result(tmp_path):
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    (audio / "a.wav").write_bytes(_wav_bytes(1.0, seed=1))
+    (audio / "b.wav").write_bytes(_wav_bytes(1.2, seed=2))
+    listing = tmp_path / "list.txt"
+    listing.write_text("audio/a.wav|First one.\naudio/b.wav|Second|extra\nmissing.wav|Gone.\n")
+    report = check_corpus(listing, CheckOptions())
+    assert [e.id for e in report.good] == ["a"]
+    assert [(p.line, p.reason.split(" (")[0]) for p in report.problems] == [
+        (2, "more than 2 columns"),
+        (3, f"audio not found: {tmp_path / 'missing.wav'}"),
+    ]
+    out = write_clean_corpus(report, tmp_path / "clean")
+    from tts_ebm.data.corpus import read_corpus
+
+    utterances, skipped = read_corpus(out)
+    assert [u.id for u in utterances] == ["a"] and not skipped
+
+
+def test_custom_check_with_nothing_usable_fails_in_one_line(tmp_path, capsys):
+    listing = tmp_path / "list.txt"
+    listing.write_text("nothing.wav|No audio.\n")
+    assert cli_main(["corpus", "check", str(listing), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("tts-ebm: error: no usable entry")
+
+
+# ---- copy synthesis, summary ---------------------------------------------------------------
+
+
+def test_vocode_copies_synthesis_reports_bad_wavs_and_resumes(tmp_path, speech_wav, capsys):
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    shutil.copy(speech_wav, refs / "good.wav")
+    (refs / "bad.wav").write_bytes(b"not audio")
+    out = tmp_path / "vocoded"
+    assert cli_main(["vocode", str(refs), str(out), "--vocoder", "universal"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped bad.wav" in captured.err
+    assert "vocoded 1 wavs with hifigan-universal" in captured.out
+    made, _ = sf.read(out / "good.wav")
+    ref, rate = sf.read(speech_wav)
+    assert rate == 22050 and abs(len(made) - len(ref)) < 256
+    # Copy synthesis of real speech with HiFi-GAN follows the recording's energy contour.
+    n = min(len(made), len(ref)) // 256 * 256
+    energy = [np.log(np.mean(x[:n].reshape(-1, 256) ** 2, axis=1) + 1e-8) for x in (made, ref)]
+    assert np.corrcoef(*energy)[0, 1] > 0.9
+    assert sorted(p.name for p in out.iterdir()) == ["good.wav"]
+    assert cli_main(["vocode", str(refs), str(out), "--vocoder", "griffin-lim"]) == 0
+    assert "(1 already there" in capsys.readouterr().out
+    assert cli_main(["vocode", str(refs), str(refs)]) == 2
+
+
+def _evaluate_summary(mcd: float, wer: float) -> dict:
+    stats = {"mean": mcd, "ci95": 0.1, "std": 0.3, "n": 3, "ci95_low": 0, "ci95_high": 1}
+    return {
+        "utterances": 3,
+        "pairs": 3,
+        "metrics": {
+            "mcd_db": stats,
+            "mos_synth": {**stats, "mean": 3.5},
+            "mos_ref": {**stats, "mean": 4.2},
+        },
+        "corpus": {
+            "sphinx_synth": {"wer": wer, "cer": wer / 2, "words": 30, "utterances": 3},
+            "sphinx_ref": {"wer": 0.1, "cer": 0.05, "words": 30, "utterances": 3},
+        },
+        "config": {"sample_rate": 22050},
+    }
+
+
+def test_summary_table_orders_systems_and_lists_stage_times(tmp_path, capsys):
+    for name, mcd in [("delta-k10", 7.0), ("vocoded", 3.0), ("delta-k4", 6.0), ("ssm-k1", 6.5)]:
+        (tmp_path / "eval" / name).mkdir(parents=True)
+        (tmp_path / "eval" / name / "summary.json").write_text(
+            json.dumps(_evaluate_summary(mcd, 0.3))
+        )
+    (tmp_path / "timings.tsv").write_text("0-data\t5\tx\n2-train\t90\tx\n2-train\t300\tx\n")
+    assert [r.name for r in collect_results(tmp_path)] == [
+        "recordings",
+        "vocoded",
+        "delta-k4",
+        "delta-k10",
+        "ssm-k1",
+    ]
+    assert cli_main(["recipe", "summary", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    header = next(line for line in text.splitlines() if line.startswith("| system"))
+    assert [c.strip() for c in header.strip("|").split("|")] == [
+        "system",
+        "n",
+        "mcd_db",
+        "mos",
+        "sphinx_wer",
+        "sphinx_cer",
+    ]
+    assert re.search(r"\| recordings +\| 3 +\| – +\| 4\.200", text)
+    assert re.search(r"\| 2-train +\| 5\.0 min", text) and "| total" in text
+    numbers = json.loads((tmp_path / "summary.json").read_text())
+    assert numbers["systems"]["delta-k4"]["mcd_db"] == 6.0
+    assert summarize(tmp_path) == (tmp_path / "summary.md").read_text()
+
+
+# ---- the egs/ chains ---------------------------------------------------------------------
+
+
+def run_script(script: str, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHON": sys.executable}
+    return subprocess.run(
+        ["bash", str(REPO / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def test_unknown_option_and_help(tmp_path):
+    result = run_script("egs/festival/run.sh", "--bogus")
+    assert result.returncode == 2 and "unknown option: --bogus" in result.stderr
+    result = run_script("egs/ljspeech/run.sh", "--help")
+    assert result.returncode == 0 and "--stop-stage" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess, float]:
+    exp = tmp_path_factory.mktemp("smoke") / "exp"
+    start = time.monotonic()
+    result = run_script("egs/festival/run.sh", "--smoke", "--exp", str(exp))
+    return exp, result, time.monotonic() - start
+
+
+@pytest.mark.festival
+@needs_festival
+def test_festival_smoke_chain_runs_every_stage(smoke):
+    exp, result, seconds = smoke
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for stage in range(8):
+        assert f"stage {stage}:" in result.stdout
+    summary = (exp / "summary.md").read_text()
+    for system in ("vocoded", "delta-k0", "delta-k1", "ssm-k0", "ssm-k1"):
+        assert re.search(rf"\| {system} +\| 3 +\| \d", summary), system
+    assert "| 2-train" in summary and "| total" in summary
+    manifest = json.loads((exp / "listening/mushra/test.json").read_text())
+    assert set(manifest["systems"]) >= {"delta", "ssm", "vocoded"}
+    assert len(list((exp / "synth/vocoded").glob("*.wav"))) == 3
+    print(f"smoke chain: {seconds:.0f} s")
+
+
+@pytest.mark.festival
+@needs_festival
+def test_festival_smoke_rerun_skips_finished_work_and_failures_stop_the_script(smoke):
+    exp, first, _ = smoke
+    assert first.returncode == 0
+    start = time.monotonic()
+    again = run_script("egs/festival/run.sh", "--smoke", "--exp", str(exp))
+    assert again.returncode == 0, again.stderr[-3000:]
+    for unit in ("festival-corpus", "statistics", "train-delta", "synth-ssm-k1", "eval-vocoded"):
+        assert f"{unit}: done before, skipped" in again.stdout
+    assert time.monotonic() - start < 120
+    failed = run_script(
+        "egs/festival/run.sh",
+        "--smoke",
+        "--exp",
+        str(exp),
+        "--stage",
+        "2",
+        "--stop-stage",
+        "2",
+        "--criteria",
+        "no_such_criterion",
+    )
+    assert failed.returncode != 0
+    assert "FAILED" in failed.stderr and "bad training config" in failed.stderr
+    assert "stage 3:" not in failed.stdout
+
+
+def _ljspeech_from_festival(corpus: Path, dest: Path) -> Path:
+    """An LJSpeech-1.1-shaped folder (metadata.csv with 3 columns, wavs/) of festival audio."""
+    (dest / "wavs").mkdir(parents=True)
+    rows = (corpus / "metadata.csv").read_text().splitlines()
+    assert rows and all(row.count("|") == 2 for row in rows)
+    (dest / "metadata.csv").write_text("\n".join(rows) + "\n")
+    for row in rows:
+        utt = row.split("|")[0]
+        shutil.copy(corpus / "wavs" / f"{utt}.wav", dest / "wavs" / f"{utt}.wav")
+    return dest
+
+
+def _ljspeech_chain(smoke, tmp_path, criteria: str) -> tuple[Path, subprocess.CompletedProcess]:
+    exp_smoke, result, _ = smoke
+    assert result.returncode == 0
+    source = _ljspeech_from_festival(exp_smoke / "data/corpus", tmp_path / "LJSpeech-1.1")
+    exp = tmp_path / "exp"
+    result = run_script(
+        "egs/ljspeech/run.sh",
+        "--ljspeech", str(source),
+        "--data", str(tmp_path / "data"),
+        "--exp", str(exp),
+        "--filelists-url", closed_port_url(),
+        "--criteria", criteria,
+        "--model", "tiny",
+        "--max-steps", "10",
+        "--batch-size", "8",
+        "--steps", "0 1",
+        "--vocoder", "griffin-lim",
+        "--metrics", "mcd,f0",
+        "--eval-args", "--f0-method dio",
+        "--train-args", "data.num_workers=0 trainer.val_every_steps=1000000 "
+        "trainer.checkpoint_every_steps=10 trainer.val_media=0 trainer.vocoder=griffin-lim",
+    )  # fmt: skip
+    return exp, result
+
+
+@pytest.mark.festival
+@needs_festival
+def test_ljspeech_chain_on_an_ljspeech_shaped_folder(smoke, tmp_path):
+    exp, result = _ljspeech_chain(smoke, tmp_path, "delta")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "FELL BACK to a seeded random split" in result.stdout  # offline: said, not hidden
+    split = json.loads((tmp_path / "data/split.json").read_text())
+    assert split["sizes"] == {"train": 9, "val": 1, "test": 1}
+    test_ids = (exp / "data/test_ids.txt").read_text().split()
+    prepared = (exp / "prepared/train.jsonl").read_text() + (exp / "prepared/val.jsonl").read_text()
+    assert test_ids and not any(i in prepared for i in test_ids)  # test never trained on
+    summary = (exp / "summary.md").read_text()
+    assert re.search(r"\| delta-k1 +\| 1 +\| \d", summary)
+    assert (exp / "listening/mushra/test.json").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.festival
+@needs_festival
+def test_ljspeech_chain_trains_every_criterion(smoke, tmp_path):
+    exp, result = _ljspeech_chain(smoke, tmp_path, "delta ssm sance nce cd")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = (exp / "summary.md").read_text()
+    for crit in ("delta", "ssm", "sance", "nce", "cd"):
+        assert re.search(rf"\| {crit}-k1 +\| 1 +\| \d", summary), crit
