@@ -978,7 +978,7 @@ def test_serve_command_prints_the_url_and_stops_cleanly_on_ctrl_c(folders, tmp_p
         assert connection.getresponse().status == 200
         connection.close()
         child.send_signal(signal.SIGINT)
-        rest, _ = child.communicate(timeout=30)
+        rest, _ = child.communicate(timeout=120)  # a loaded CI machine is slow
     finally:
         if child.poll() is None:
             child.kill()

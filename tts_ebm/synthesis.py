@@ -15,6 +15,7 @@ frames of a sentence's end, and Griffin-Lim draws its random initial phase for t
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ PAUSE_SECONDS = 0.25  # between sentences
 PARAGRAPH_PAUSE_SECONDS = 0.6  # after a paragraph (a blank line in the text)
 LOG_SILENCE = math.log(1e-5)  # the log-mel floor: what the vocoder takes as silence
 DEFAULT_VOICE = ("voices", "default.safetensors")  # package data of tts_ebm
+DEFAULT_VOICE_ENV = "TTS_EBM_DEFAULT_VOICE"
 _PARAGRAPH_RE = re.compile(r"\n\s*\n")
 
 
@@ -311,17 +313,29 @@ def _device(device: str | torch.device | None) -> torch.device:
     return device
 
 
+def default_voice() -> Path:
+    """The shipped default voice, or the file ``$TTS_EBM_DEFAULT_VOICE`` names instead.
+
+    The variable lets a site make its own model the default (and tests exercise a missing file).
+    """
+    override = os.environ.get(DEFAULT_VOICE_ENV)
+    path = Path(override).expanduser() if override else None
+    if path is None:
+        path = Path(str(files("tts_ebm") / DEFAULT_VOICE[0] / DEFAULT_VOICE[1]))
+    if not path.is_file():
+        source = f"{DEFAULT_VOICE_ENV} names {path}" if override else f"{path} is missing"
+        raise CheckpointError(
+            f"no default voice: {source}; reinstall tts-ebm or pass "
+            "--checkpoint PATH or hf://OWNER/REPO/FILE.safetensors"
+        )
+    return path
+
+
 def resolve_checkpoint(spec: str | Path | None, cache_dir: str | Path | None = None) -> Path:
     """A local path for a checkpoint spec: a path, ``hf://...`` (through the Hugging Face
-    cache, offline when cached), or None for the default voice shipped in the package."""
+    cache, offline when cached), or None for the default voice (:func:`default_voice`)."""
     if spec is None:
-        default = files("tts_ebm") / DEFAULT_VOICE[0] / DEFAULT_VOICE[1]
-        if not default.is_file():
-            raise CheckpointError(
-                "no default voice is installed yet; pass a checkpoint with "
-                "--checkpoint PATH or hf://OWNER/REPO/FILE.safetensors"
-            )
-        return Path(str(default))
+        return default_voice()
     spec = str(spec)
     if is_hf_spec(spec):
         return hf_download(spec, cache_dir)
