@@ -9,14 +9,6 @@ from pathlib import Path
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     from tts_ebm.data.prepare import PrepareOptions, prepare_corpus
 
     options = PrepareOptions(
@@ -28,8 +20,9 @@ def _prepare(args: argparse.Namespace) -> int:
         jobs=args.jobs,
     )
     start = time.perf_counter()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeRemainingColumn(), transient=False) as bar:
+    from tts_ebm.progress import count_progress
+
+    with count_progress() as bar:
         task = bar.add_task("mel features", total=None)
         report = prepare_corpus(
             args.corpus,

@@ -7,14 +7,7 @@ from pathlib import Path
 
 
 def _durations(args: argparse.Namespace) -> int:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
+    from tts_ebm.progress import count_progress
     from tts_ebm.train.durations import export_durations
 
     splits = tuple(s.strip() for s in args.split.split(",") if s.strip())
@@ -23,8 +16,7 @@ def _durations(args: argparse.Namespace) -> int:
 
         if not torch.cuda.is_available():
             raise ValueError("--device cuda: no CUDA device is available")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeRemainingColumn(), transient=False) as bar:
+    with count_progress() as bar:
         task = bar.add_task("aligning", total=None)
         meta = export_durations(
             args.checkpoint,

@@ -9,15 +9,7 @@ from pathlib import Path
 
 
 def _vocode(args: argparse.Namespace) -> int:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
+    from tts_ebm.progress import count_progress
     from tts_ebm.vocoder import load_vocoder
     from tts_ebm.vocoder.resynthesis import resynthesize_dir
 
@@ -28,8 +20,7 @@ def _vocode(args: argparse.Namespace) -> int:
     device = args.device or "cpu"
     vocoder = load_vocoder(args.vocoder, device=device)
     start = time.perf_counter()
-    columns = (TextColumn("vocode"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, TimeRemainingColumn()) as bar:
+    with count_progress() as bar:
         task = bar.add_task("vocode", total=None)
         report = resynthesize_dir(
             args.in_dir,

@@ -276,14 +276,7 @@ def build_corpus(
 ) -> BuildReport:
     """Build (or resume) the corpus; ``limit`` applies to each source, ``split_names`` default
     to the sources' stems and name the ``SPLIT_ids.txt`` lists."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from tts_ebm.progress import count_progress
 
     start = time.monotonic()
     split_names = split_names or [path.stem for path in sources]
@@ -320,13 +313,7 @@ def build_corpus(
         jobs = max(1, jobs or os.cpu_count() or 1)
         size = min(CHUNK_SIZE, math.ceil(len(todo) / jobs))
         chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-        progress = Progress(
-            TextColumn("festival"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        )
+        progress = count_progress()
         with progress, tempfile.TemporaryDirectory(dir=out_dir, prefix=".festival-") as work:
             task = progress.add_task("festival", total=len(todo))
             synth = _Synthesizer(voice, wav_dir, Path(work), lambda: progress.advance(task))

@@ -158,20 +158,8 @@ def _progress(show: bool, label: str, total: int) -> Iterator:
     if not show:
         yield lambda: None
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from tts_ebm.progress import count_progress
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    bar = Progress(
-        *columns, TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True)
-    )
-    with bar:
+    with count_progress(stderr=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda: bar.advance(task)
