@@ -97,6 +97,16 @@ class ListeningServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}/"
 
+    def handle_error(self, request: object, client_address: tuple) -> None:
+        """A browser that drops a keep-alive connection (closed tab, reload) is routine: one
+        log line, not socketserver's traceback. Anything else keeps the traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            if self.log is not None:
+                self.log(f"connection from {client_address[0]} closed: {error.strerror}")
+            return
+        super().handle_error(request, client_address)
+
     def server_close(self) -> None:
         super().server_close()
         self.store.close()
