@@ -981,6 +981,13 @@ def test_browser_mushra_and_ab_pages_store_what_was_chosen(
 # The serve command ------------------------------------------------------------------------------
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C reaches a server started in a terminal. A runner that starts the test suite in
+    the background (a non-interactive shell's ``cmd &``) ignores SIGINT, and an ignored signal
+    stays ignored across exec, so the child would never see it: give it the default back."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_serve_command_prints_the_url_and_stops_cleanly_on_ctrl_c(folders, tmp_path: Path) -> None:
     build(folders, "mos", tmp_path / "mos", items=1)
     with socket.socket() as probe:  # a free port for the child to bind
@@ -993,6 +1000,7 @@ def test_serve_command_prints_the_url_and_stops_cleanly_on_ctrl_c(folders, tmp_p
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_as_from_a_terminal,
     )  # fmt: skip
     try:
         assert child.stdout is not None
