@@ -152,7 +152,7 @@ def _synthesize(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "synthesize",
-        help="speak text into a wav file with a trained checkpoint",
+        help="speak text into wav files (the shipped default voice, or --checkpoint)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Synthesise speech:\n"
