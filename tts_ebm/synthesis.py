@@ -319,8 +319,9 @@ def default_voice() -> Path:
     The variable lets a site make its own model the default (and tests exercise a missing file).
     """
     override = os.environ.get(DEFAULT_VOICE_ENV)
-    path = Path(override).expanduser() if override else None
-    if path is None:
+    if override:
+        path = Path(override).expanduser()
+    else:
         path = Path(str(files("tts_ebm") / DEFAULT_VOICE[0] / DEFAULT_VOICE[1]))
     if not path.is_file():
         source = f"{DEFAULT_VOICE_ENV} names {path}" if override else f"{path} is missing"

@@ -48,7 +48,7 @@ from tts_ebm.objectives.base import (
 )
 from tts_ebm.objectives.hypotheses import PriorHypothesis
 from tts_ebm.objectives.langevin import langevin_chain
-from tts_ebm.objectives.nce import energies_of, rms_distance
+from tts_ebm.objectives.nce import energies_of, energy_regulariser, rms_distance
 
 
 def kl_surrogate(energy: EnergyModel, y_last: Tensor, mu: Tensor, mask: Tensor) -> Tensor:
@@ -167,7 +167,7 @@ class ImprovedContrastiveDivergence(Objective):
         n_valid = (mask.sum(dim=(1, 2)) * y_ref.shape[1]).clamp_min(1.0)
         energies = energies_of(energy, [y_ref, negatives], mu, mask) / n_valid  # (2, B)
         e_pos, e_neg = energies
-        loss = (e_pos - e_neg).mean() + self.alpha * (e_pos.pow(2) + e_neg.pow(2)).mean()
+        loss = (e_pos - e_neg).mean() + self.alpha * energy_regulariser(energies)
         logs: dict[str, float | Tensor] = {}
         if sampler_terms and self.kl_weight > 0:
             surrogate = kl_surrogate(energy, y_last, mu, mask) / n_valid

@@ -101,6 +101,13 @@ def energies_of(energy: EnergyModel, candidates: list[Tensor], mu: Tensor, mask:
     return energy.energy(stacked, mu.repeat(n, 1, 1), mask.repeat(n, 1, 1)).view(n, -1)
 
 
+def energy_regulariser(per_element: Tensor) -> Tensor:
+    """Improved CD's α term without α: mean_B[e(Y⁺)² + meanᵢ e(Y⁻ᵢ)²] for per-element energies
+    e of shape (1 + ν, B), positives first. It bounds energies a contrastive loss leaves free."""
+    squared = per_element.pow(2)
+    return (squared[0] + squared[1:].mean(dim=0)).mean()
+
+
 def rms_distance(y_ref: Tensor, hypotheses: list[Tensor], mask: Tensor) -> Tensor:
     """RMS distance per valid element between Y⁺ and hypotheses, averaged over them (a log)."""
     with torch.no_grad():

@@ -43,7 +43,13 @@ from tts_ebm.objectives.base import (
     register_objective,
 )
 from tts_ebm.objectives.hypotheses import LangevinHypothesis
-from tts_ebm.objectives.nce import LogPartitionOffset, binary_nce, energies_of, rms_distance
+from tts_ebm.objectives.nce import (
+    LogPartitionOffset,
+    binary_nce,
+    energies_of,
+    energy_regulariser,
+    rms_distance,
+)
 
 
 @register_objective("sance")
@@ -136,8 +142,7 @@ class SelfAdaptingNCE(Objective):
         if self.alpha > 0:
             # As improved CD's α term: keeps E_θ from drifting without bound once the
             # classifier saturates (the logit only constrains E_θ − E_θ').
-            squared = per_element.pow(2)
-            loss = loss + self.alpha * (squared[0] + squared[1:].mean(dim=0)).mean()
+            loss = loss + self.alpha * energy_regulariser(per_element)
         per_element = per_element.detach()
         return ObjectiveOutput(
             loss=loss,

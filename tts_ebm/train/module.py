@@ -16,9 +16,8 @@ from tts_ebm.audio import MelStats
 from tts_ebm.model.layers import random_segments
 from tts_ebm.model.tts import EBMTTS
 from tts_ebm.objectives import ObjectiveInputs, build_objective
-from tts_ebm.sampling import RefineConfig, refine
 from tts_ebm.train.data import Batch
-from tts_ebm.train.refinement import masked_mse
+from tts_ebm.train.refinement import refined_errors
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -155,15 +154,13 @@ class EBMTTSModule(L.LightningModule):
             batch.tokens, batch.token_lengths, batch.mel, batch.mel_lengths, batch.durations
         )
         inference = self.config["inference"]
-        errors = {"val/mse_prior": masked_mse(aligned.mu, batch.mel, aligned.frame_mask)}
-        for steps in sorted({1, int(inference["steps"])} - {0}):
-            refined = refine(
-                self.model.energy,
-                aligned.mu,
-                aligned.frame_mask,
-                RefineConfig(steps=steps, step_size=inference["step_size"]),
-            )
-            errors[f"val/mse_refined_{steps}"] = masked_mse(refined, batch.mel, aligned.frame_mask)
+        counts = sorted({1, int(inference["steps"])} - {0})
+        eta = float(inference["step_size"])
+        by_steps = refined_errors(
+            self.model.energy, aligned.mu, batch.mel, aligned.frame_mask, counts, [eta]
+        )
+        errors = {"val/mse_prior": by_steps[(0, 0.0)]}
+        errors.update({f"val/mse_refined_{k}": by_steps[(k, eta)] for k in counts})
         errors["val/prior_loss"] = aligned.prior_loss
         errors["val/duration_loss"] = aligned.duration_loss
         self.log_dict(errors, batch_size=batch.tokens.shape[0], sync_dist=True, prog_bar=False)

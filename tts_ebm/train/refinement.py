@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor
 
+from tts_ebm.model.energy import EnergyModel
 from tts_ebm.model.tts import EBMTTS
 from tts_ebm.sampling import RefineConfig, refine
 from tts_ebm.train.data import Batch
@@ -23,13 +24,31 @@ def masked_mse(a: Tensor, b: Tensor, mask: Tensor) -> Tensor:
     return ((a - b) ** 2 * mask).sum() / (mask.sum() * a.shape[1])
 
 
+def refined_errors(
+    energy: EnergyModel,
+    mu: Tensor,
+    y_ref: Tensor,
+    mask: Tensor,
+    steps: Sequence[int],
+    step_sizes: Sequence[float],
+) -> dict[tuple[int, float], Tensor]:
+    """Masked MSE to ``y_ref`` of μ, keyed (0, 0.0), and of μ refined by every (K, η), K > 0."""
+    errors = {(0, 0.0): masked_mse(mu, y_ref, mask)}
+    for eta in step_sizes:
+        for k in steps:
+            if k > 0:
+                y = refine(energy, mu, mask, RefineConfig(steps=k, step_size=eta))
+                errors[(k, eta)] = masked_mse(y, y_ref, mask)
+    return errors
+
+
 def refinement_errors(
     model: EBMTTS,
     batches: Iterable[Batch],
     steps: Sequence[int],
     step_sizes: Sequence[float],
 ) -> dict[tuple[int, float], float]:
-    """Masked MSE to Y⁺ over all batches for every (steps, η); (0, 0.0) is μ itself.
+    """:func:`refined_errors` pooled over batches, μ aligned to each reference.
 
     Errors are pooled over elements (sum of squares / number of elements), so batches of
     different sizes weigh by their frames, as one big batch would.
@@ -41,16 +60,10 @@ def refinement_errors(
             aligned = model.align(
                 batch.tokens, batch.token_lengths, batch.mel, batch.mel_lengths, batch.durations
             )
-        mu, mask = aligned.mu, aligned.frame_mask
-        count = float(mask.sum()) * mu.shape[1]
+        mask = aligned.frame_mask
+        count = float(mask.sum()) * aligned.mu.shape[1]
         elements += count
-        results = {(0, 0.0): mu}
-        for eta in step_sizes:
-            for k in steps:
-                if k > 0:
-                    results[(k, eta)] = refine(
-                        model.energy, mu, mask, RefineConfig(steps=k, step_size=eta)
-                    )
-        for key, y in results.items():
-            totals[key] = totals.get(key, 0.0) + float(masked_mse(y, batch.mel, mask)) * count
+        errors = refined_errors(model.energy, aligned.mu, batch.mel, mask, steps, step_sizes)
+        for key, error in errors.items():
+            totals[key] = totals.get(key, 0.0) + float(error) * count
     return {key: total / elements for key, total in totals.items()}
