@@ -325,6 +325,23 @@ def test_festival_speech_against_itself(festival_refs, full_evaluator):
     assert corpus["sphinx_synth"]["wer"] == corpus["sphinx_ref"]["wer"] < 0.5
 
 
+@pytest.mark.festival
+def test_sphinx_transcripts_do_not_depend_on_earlier_utterances(festival_refs):
+    """A reused recogniser gives each utterance the transcript a fresh one would: without the
+    per-utterance reset, loud speech decoded first shifted the next utterances' feature means."""
+    from tts_ebm.evaluate.asr import ASR_RATE, PocketSphinx
+
+    wavs = {
+        i: resample(load_audio(festival_refs / "wavs" / f"{i}.wav", FS), FS, ASR_RATE)
+        for i in HARVARD
+    }
+    loud = np.concatenate([4.0 * wav for wav in wavs.values()])
+    reused = PocketSphinx()
+    reused.transcribe(loud)
+    for wav in wavs.values():
+        assert reused.transcribe(wav) == PocketSphinx().transcribe(wav)
+
+
 # -- (e) the MOS predictor ranks HiFi-GAN above Griffin-Lim ---------------------------------------
 
 

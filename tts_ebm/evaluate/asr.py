@@ -34,7 +34,12 @@ class Recognizer(Protocol):
 
 
 class PocketSphinx:
-    """PocketSphinx with the model bundled in its wheel; one decoder reused for every utterance."""
+    """PocketSphinx with the model bundled in its wheel; one decoder reused for every utterance.
+
+    The decoder's feature state (cepstral-mean normalisation) is reset before each utterance: left
+    to carry over, it made an utterance's transcript depend on the ones decoded before it (the
+    same 20 sentences scored 21.0 % and 21.6 % WER in two orders; reset, 21.6 % in both).
+    """
 
     name = "sphinx"
 
@@ -47,6 +52,7 @@ class PocketSphinx:
 
     def transcribe(self, wav: np.ndarray) -> str:
         pcm = (np.clip(np.asarray(wav, dtype=np.float32), -1.0, 1.0) * 32767).astype("<i2")
+        self._decoder.reinit_feat()
         self._decoder.start_utt()
         self._decoder.process_raw(pcm.tobytes(), full_utt=True)
         self._decoder.end_utt()
