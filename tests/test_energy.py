@@ -11,8 +11,13 @@ N_MELS = 8
 
 
 def tiny_net(dtype: torch.dtype = torch.float64, **overrides: object) -> EnergyNetwork:
+    """A seeded tiny network; a quadratic one gets a random (non-zero) residual head."""
     torch.manual_seed(0)
-    return EnergyNetwork(EnergyConfig.tiny(n_mels=N_MELS, **overrides)).to(dtype).eval()
+    net = EnergyNetwork(EnergyConfig.tiny(n_mels=N_MELS, **overrides))
+    if net.config.form == "quadratic":
+        torch.nn.init.normal_(net.out.weight, std=0.3)
+        torch.nn.init.normal_(net.out.bias, std=0.3)
+    return net.to(dtype).eval()
 
 
 def batch(lengths: list[int], n_frames: int, dtype: torch.dtype = torch.float64):
@@ -40,6 +45,10 @@ def test_config_accepts_lists_and_rejects_bad_sizes():
         EnergyConfig(channels=[20], groups=8)
     with pytest.raises(ValueError, match="odd"):
         EnergyConfig(kernel_size=4)
+    with pytest.raises(ValueError, match="form"):
+        EnergyConfig(form="cubic")
+    with pytest.raises(ValueError, match="curvature"):
+        EnergyConfig(form="quadratic", curvature=0.0)
 
 
 def test_shapes_and_protocol():
@@ -52,8 +61,9 @@ def test_shapes_and_protocol():
     assert net.score(y, mu, mask).shape == y.shape
 
 
-def test_score_equals_finite_differences_of_energy():
-    net = tiny_net()
+@pytest.mark.parametrize("form", ["scalar", "quadratic"])
+def test_score_equals_finite_differences_of_energy(form):
+    net = tiny_net(form=form)
     y, mu, mask = batch([21, 14], 21)
     score = net.score(y, mu, mask)
     h = 1e-5
@@ -70,10 +80,11 @@ def test_score_equals_finite_differences_of_energy():
     assert -score[1, 3, 7].item() == pytest.approx(numeric.item(), rel=1e-6)
 
 
+@pytest.mark.parametrize("form", ["scalar", "quadratic"])
 @pytest.mark.parametrize("length", [1, 5, 16, 23])
-def test_padding_changes_nothing_on_valid_frames(length):
+def test_padding_changes_nothing_on_valid_frames(length, form):
     """An utterance alone (T = its length) and inside a padded batch with garbage after it."""
-    net = tiny_net(torch.float32)
+    net = tiny_net(torch.float32, form=form)
     y, mu, mask = batch([length, 30], 30, torch.float32)
     alone = (y[:1, :, :length], mu[:1, :, :length], mask[:1, :, :length])
     torch.testing.assert_close(
@@ -140,3 +151,17 @@ def test_anchor_adds_exactly_half_beta_squared_distance():
     torch.testing.assert_close(diff, expected, rtol=1e-12, atol=1e-10)
     score_diff = anchored.score(y, mu, mask) - plain.score(y, mu, mask)
     torch.testing.assert_close(score_diff, -beta * (y - mu) * mask, rtol=1e-10, atol=1e-10)
+
+
+def test_untrained_quadratic_energy_is_half_kappa_squared_distance_to_mu():
+    """R starts at zero: E = ½κ‖Y − μ‖², so the score is κ(μ − Y): one step of 1/κ lands on μ."""
+    kappa = 2.5
+    torch.manual_seed(0)
+    config = EnergyConfig.tiny(n_mels=N_MELS, form="quadratic", curvature=kappa)
+    net = EnergyNetwork(config).double()
+    y, mu, mask = batch([15, 11], 15)
+    expected = 0.5 * kappa * ((y - mu) ** 2 * mask).sum(dim=(1, 2))
+    torch.testing.assert_close(net.energy(y, mu, mask), expected, rtol=1e-12, atol=1e-10)
+    score = net.score(y, mu, mask)
+    torch.testing.assert_close(score, kappa * (mu - y) * mask, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close((y + score / kappa) * mask, mu * mask, rtol=1e-12, atol=1e-12)
