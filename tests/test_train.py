@@ -66,6 +66,24 @@ def test_toy_training_learns_and_refinement_beats_prior(toy_run):
     assert refined[last] < prior[last]
 
 
+def test_quadratic_energy_form_trains_and_one_step_halves_the_prior_error(tmp_path):
+    """The ½κ‖Y − μ − R‖² energy (docs/criteria.md: 0.113 → 0.040 on the toy benchmark)."""
+    run_dir = tmp_path / "quadratic"
+    os.environ.setdefault("TTS_EBM_CACHE", str(tmp_path / "cache"))
+    run_training(
+        run_dir,
+        "trainer.max_steps=200",
+        "trainer.val_every_steps=100",
+        "model.network.energy.form=quadratic",
+    )
+    rows = metrics(run_dir)
+    prior, refined = series(rows, "val/mse_prior"), series(rows, "val/mse_refined_1")
+    assert refined[199] < 0.7 * prior[199]
+    assert load_inference_checkpoint(run_dir / "model.safetensors").model.energy.config.form == (
+        "quadratic"
+    )
+
+
 def test_run_dir_contents_and_exported_checkpoint(toy_run):
     assert (toy_run / "config.yaml").is_file()
     ckpts = sorted(p.name for p in (toy_run / "checkpoints").glob("*.ckpt"))
