@@ -84,6 +84,21 @@ def test_quadratic_energy_form_trains_and_one_step_halves_the_prior_error(tmp_pa
     )
 
 
+def test_init_from_starts_a_quadratic_head_on_the_trained_encoder(toy_run, tmp_path):
+    """The warm-started run's prior is the trained one from its first step (a fresh one is not)."""
+    result = run_training(
+        tmp_path / "warm",
+        f"init_from={toy_run / 'model.safetensors'}",
+        "model.network.energy.form=quadratic",
+        "trainer.max_steps=1",
+        "trainer.val_every_steps=1",
+    )
+    assert "start fresh (energy.out.weight, energy.out.bias)" in result.stdout
+    trained = series(metrics(toy_run), "val/mse_prior")
+    warm = series(metrics(tmp_path / "warm"), "val/mse_prior")
+    assert warm[0] < 1.1 * trained[max(trained)]
+
+
 def test_run_dir_contents_and_exported_checkpoint(toy_run):
     assert (toy_run / "config.yaml").is_file()
     ckpts = sorted(p.name for p in (toy_run / "checkpoints").glob("*.ckpt"))

@@ -55,6 +55,7 @@ def register(commands: argparse._SubParsersAction) -> None:
             "  tts-ebm train experiment=toy run_dir=runs/toy\n"
             "  tts-ebm train data.corpus=LJSpeech-1.1 data.prepared_dir=data/lj run_dir=runs/lj\n"
             "  tts-ebm train ... resume=true          # continue from the last checkpoint\n"
+            "  tts-ebm train ... init_from=MODEL      # new run starting from a model's weights\n"
             "  tts-ebm train ... trainer.strategy=ddp trainer.devices=4\n\n"
             "The run directory gets config.yaml, checkpoints/ (every "
             "trainer.checkpoint_every_steps and last.ckpt), tensorboard/ and model.safetensors."

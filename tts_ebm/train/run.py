@@ -139,6 +139,11 @@ def train(overrides: list[str]) -> Path:
     from tts_ebm.train.trainer import build_datamodule, build_trainer
 
     module = EBMTTSModule(config)
+    if config.get("init_from") and not ckpt_path:
+        from tts_ebm.train.warm_start import warm_start
+
+        started = warm_start(module.model, config["init_from"], config["data"]["frontend_config"])
+        print(started.summary())
     trainer = build_trainer(config, run_dir)
     datamodule = build_datamodule(config, prepared)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)

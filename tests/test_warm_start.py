@@ -1,0 +1,69 @@
+"""``init_from``: a new run copies the matching tensors of a trained checkpoint, lists the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tts_ebm.audio import MelStats
+from tts_ebm.checkpoint import CheckpointError, save_inference_checkpoint
+from tts_ebm.model.encoder import EncoderConfig
+from tts_ebm.model.energy import EnergyConfig
+from tts_ebm.model.tts import EBMTTS
+from tts_ebm.text import TextFrontend
+from tts_ebm.train.warm_start import warm_start
+
+INFERENCE = {"steps": 1, "step_size": 1.0, "temperature": 0.0, "langevin": 0.0}
+
+
+def small_model(frontend: TextFrontend, form: str, seed: int) -> EBMTTS:
+    torch.manual_seed(seed)
+    encoder = EncoderConfig(
+        n_vocab=len(frontend.symbols),
+        channels=16,
+        filter_channels=32,
+        n_heads=1,
+        n_layers=1,
+        prenet_layers=1,
+        duration_channels=16,
+    )
+    return EBMTTS(encoder, EnergyConfig(channels=(16,), n_blocks=1, groups=4, form=form))
+
+
+@pytest.fixture
+def scalar_checkpoint(tmp_path) -> tuple[Path, EBMTTS, TextFrontend]:
+    frontend = TextFrontend("chars")
+    model = small_model(frontend, "scalar", seed=0)
+    path = save_inference_checkpoint(
+        tmp_path / "scalar.safetensors", model, frontend.to_config(), MelStats(-6.0, 2.0), INFERENCE
+    )
+    return path, model, frontend
+
+
+def test_a_new_quadratic_head_on_a_trained_network(scalar_checkpoint):
+    path, trained, frontend = scalar_checkpoint
+    model = small_model(frontend, "quadratic", seed=1)
+    started = warm_start(model, path, frontend.to_config())
+    # Only the energy's head differs in shape (1 channel → n_mels channels + bias).
+    assert started.fresh == ["energy.out.weight", "energy.out.bias"]
+    theirs, ours = trained.state_dict(), model.state_dict()
+    assert set(started.loaded) == set(theirs) - {"energy.out.weight"}
+    for name in started.loaded:
+        assert torch.equal(ours[name], theirs[name]), name
+    assert ours["energy.out.weight"].abs().max() == 0  # the fresh head keeps its zero init
+    assert "2 start fresh (energy.out.weight, energy.out.bias)" in started.summary()
+
+
+def test_a_checkpoint_with_other_symbols_is_refused(scalar_checkpoint):
+    path, _, _ = scalar_checkpoint
+    ipa = TextFrontend("ipa")
+    with pytest.raises(CheckpointError, match="other symbols"):
+        warm_start(small_model(ipa, "scalar", seed=1), path, ipa.to_config())
+
+
+def test_a_missing_checkpoint_says_so(tmp_path):
+    frontend = TextFrontend("chars")
+    with pytest.raises(CheckpointError, match="not found"):
+        warm_start(small_model(frontend, "scalar", 0), tmp_path / "none.ckpt", frontend.to_config())
