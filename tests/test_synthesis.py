@@ -16,14 +16,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from models import untrained_tts
 from safetensors.torch import save_file
 
 from tts_ebm.audio import MelConfig, MelStats
 from tts_ebm.checkpoint import CheckpointError, load_inference_checkpoint, save_inference_checkpoint
 from tts_ebm.hub import HubError
-from tts_ebm.model.encoder import EncoderConfig
 from tts_ebm.model.energy import EnergyConfig
-from tts_ebm.model.tts import EBMTTS
 from tts_ebm.synthesis import Synthesizer
 from tts_ebm.text import TextFrontend
 from tts_ebm.vocoder import Vocoder, VocoderError, load_vocoder
@@ -72,18 +71,8 @@ def toy(toy_checkpoint) -> Synthesizer:
 @pytest.fixture(scope="module")
 def ipa_checkpoint(tmp_path_factory) -> Path:
     """An untrained IPA model, small enough that 20,000 characters take seconds."""
-    torch.manual_seed(0)
     frontend = TextFrontend("ipa")
-    encoder = EncoderConfig(
-        n_vocab=len(frontend.symbols),
-        channels=16,
-        filter_channels=32,
-        n_heads=1,
-        n_layers=1,
-        prenet_layers=1,
-        duration_channels=16,
-    )
-    model = EBMTTS(encoder, EnergyConfig(channels=(16,), n_blocks=1, groups=4))
+    model = untrained_tts(frontend, EnergyConfig(channels=(16,), n_blocks=1, groups=4))
     inference = {"steps": 1, "step_size": 0.1, "temperature": 0.0, "langevin": 0.0}
     path = tmp_path_factory.mktemp("ipa") / "ipa.safetensors"
     return save_inference_checkpoint(

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from models import untrained_tts
 
 from tts_ebm.audio import MelStats
 from tts_ebm.checkpoint import CheckpointError, save_inference_checkpoint
-from tts_ebm.model.encoder import EncoderConfig
 from tts_ebm.model.energy import EnergyConfig
 from tts_ebm.model.tts import EBMTTS
 from tts_ebm.text import TextFrontend
@@ -19,17 +19,9 @@ INFERENCE = {"steps": 1, "step_size": 1.0, "temperature": 0.0, "langevin": 0.0}
 
 
 def small_model(frontend: TextFrontend, form: str, seed: int) -> EBMTTS:
-    torch.manual_seed(seed)
-    encoder = EncoderConfig(
-        n_vocab=len(frontend.symbols),
-        channels=16,
-        filter_channels=32,
-        n_heads=1,
-        n_layers=1,
-        prenet_layers=1,
-        duration_channels=16,
+    return untrained_tts(
+        frontend, EnergyConfig(channels=(16,), n_blocks=1, groups=4, form=form), seed
     )
-    return EBMTTS(encoder, EnergyConfig(channels=(16,), n_blocks=1, groups=4, form=form))
 
 
 @pytest.fixture
