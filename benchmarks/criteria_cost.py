@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-CRITERIA = ["forward", "delta", "ssm", "ssm_vr", "nce", "sance", "cd", "ssm_delta"]
+CRITERIA = ["forward", "delta", "ssm", "ssm_plain", "nce", "sance", "cd", "ssm_delta"]
 
 
 def worker(size: str, name: str, batch: int, frames: int, steps: int, threads: int) -> dict:

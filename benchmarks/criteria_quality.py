@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CRITERIA = ["delta", "ssm", "ssm_vr", "ssm_delta", "nce", "sance", "cd"]
+CRITERIA = ["delta", "ssm", "ssm_plain", "ssm_delta", "nce", "sance", "cd"]
 STEPS = (1, 4, 16)
 STEP_SIZES = (1.0, 0.3, 0.1, 0.03, 0.01)
 

@@ -66,34 +66,34 @@ def test_toy_training_learns_and_refinement_beats_prior(toy_run):
     assert refined[last] < prior[last]
 
 
-def test_quadratic_energy_form_trains_and_one_step_halves_the_prior_error(tmp_path):
-    """The ½κ‖Y − μ − R‖² energy (docs/criteria.md: 0.113 → 0.040 on the toy benchmark)."""
-    run_dir = tmp_path / "quadratic"
+def test_scalar_energy_form_trains_and_one_step_beats_the_prior(tmp_path):
+    """The toy model's energy is quadratic; the scalar head (the voices' form) must learn too."""
+    run_dir = tmp_path / "scalar"
     os.environ.setdefault("TTS_EBM_CACHE", str(tmp_path / "cache"))
     run_training(
         run_dir,
         "trainer.max_steps=200",
         "trainer.val_every_steps=100",
-        "model.network.energy.form=quadratic",
+        "model.network.energy.form=scalar",
     )
     rows = metrics(run_dir)
     prior, refined = series(rows, "val/mse_prior"), series(rows, "val/mse_refined_1")
-    assert refined[199] < 0.7 * prior[199]
+    assert refined[199] < 0.85 * prior[199]
     assert load_inference_checkpoint(run_dir / "model.safetensors").model.energy.config.form == (
-        "quadratic"
+        "scalar"
     )
 
 
-def test_init_from_starts_a_quadratic_head_on_the_trained_encoder(toy_run, tmp_path):
+def test_init_from_starts_a_new_energy_head_on_the_trained_encoder(toy_run, tmp_path):
     """The warm-started run's prior is the trained one from its first step (a fresh one is not)."""
     result = run_training(
         tmp_path / "warm",
         f"init_from={toy_run / 'model.safetensors'}",
-        "model.network.energy.form=quadratic",
+        "model.network.energy.form=scalar",
         "trainer.max_steps=1",
         "trainer.val_every_steps=1",
     )
-    assert "start fresh (energy.out.weight, energy.out.bias)" in result.stdout
+    assert "1 start fresh (energy.out.weight)" in result.stdout
     trained = series(metrics(toy_run), "val/mse_prior")
     warm = series(metrics(tmp_path / "warm"), "val/mse_prior")
     assert warm[0] < 1.1 * trained[max(trained)]

@@ -8,8 +8,10 @@ are joined with short pauses, longer after a paragraph.
 Every sentence draws its noise from its own generator, seeded by (seed, the sentence's index in
 its text), and the sampler draws that noise at the sentence's own length: the mels depend on the
 text, the knobs and the seed, not on the batch size or the other texts of a batch (up to float
-round-off). The audio nearly does: HiFi-GAN's receptive field sees the padding within a few
-frames of a sentence's end, and Griffin-Lim draws its random initial phase for the whole batch.
+round-off). So does HiFi-GAN's audio: every batch reaches the vocoder with VOCODER_MARGIN frames
+of silence after its longest sentence, more than the vocoder's receptive field (~12 frames for
+HiFi-GAN V1), so every sentence ends in the same silence whether alone or beside longer ones.
+Griffin-Lim draws its random initial phase for the whole batch, so its audio is not invariant.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from tts_ebm.vocoder import Vocoder, load_vocoder
 PAUSE_SECONDS = 0.25  # between sentences
 PARAGRAPH_PAUSE_SECONDS = 0.6  # after a paragraph (a blank line in the text)
 LOG_SILENCE = math.log(1e-5)  # the log-mel floor: what the vocoder takes as silence
+VOCODER_MARGIN = 16  # frames of silence after a batch's mels (see the module docstring)
 DEFAULT_VOICE = ("voices", "default.safetensors")  # package data of tts_ebm
 DEFAULT_VOICE_ENV = "TTS_EBM_DEFAULT_VOICE"
 _PARAGRAPH_RE = re.compile(r"\n\s*\n")
@@ -255,6 +258,7 @@ class Synthesizer:
         start = time.perf_counter()
         valid = prior.frame_mask.bool()
         log_mel = torch.where(valid, self.stats.denormalize(refined.y), LOG_SILENCE)
+        log_mel = torch.nn.functional.pad(log_mel, (0, VOCODER_MARGIN), value=LOG_SILENCE)
         waveforms = self.vocoder(log_mel).float().cpu().numpy()
         vocoder = time.perf_counter() - start
 
