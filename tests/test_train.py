@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
 import signal
 import subprocess
@@ -97,6 +98,21 @@ def test_init_from_starts_a_new_energy_head_on_the_trained_encoder(toy_run, tmp_
     trained = series(metrics(toy_run), "val/mse_prior")
     warm = series(metrics(tmp_path / "warm"), "val/mse_prior")
     assert warm[0] < 1.1 * trained[max(trained)]
+
+
+@pytest.mark.parametrize("objective", ["delta", "ssm", "sance", "nce", "cd"])
+def test_every_criterion_trains_thirty_toy_steps(objective, tmp_path):
+    """The criteria issue's check: `tts-ebm train experiment=toy objective=NAME` runs through."""
+    run_dir = tmp_path / objective
+    os.environ.setdefault("TTS_EBM_CACHE", str(tmp_path / "cache"))
+    run_training(
+        run_dir, f"objective={objective}", "trainer.max_steps=30", "trainer.val_every_steps=30"
+    )
+    checkpoint = load_inference_checkpoint(run_dir / "model.safetensors")
+    assert checkpoint.info["steps_trained"] == 30
+    assert checkpoint.info["objective"]["name"] == objective
+    losses = series(metrics(run_dir), "train/loss")
+    assert len(losses) >= 3 and all(map(math.isfinite, losses.values()))
 
 
 def test_run_dir_contents_and_exported_checkpoint(toy_run):
