@@ -229,3 +229,19 @@ def test_per_utterance_generators_make_results_independent_of_the_batch():
     assert both[1, :, 17:].abs().max() == 0
     with pytest.raises(ValueError, match="3 generators for a batch of 2"):
         refine(energy, mu, mask, config, gens(1, 2, 3))
+
+
+def test_refined_errors_match_the_geometric_decay_of_gradient_descent():
+    """On E = ½‖y − t‖²/s, K steps of η leave (1 − η/s)^K of μ − t: MSE × (1 − η/s)^2K."""
+    from tts_ebm.train.refinement import masked_mse, refined_errors
+
+    mu, mask, target = condition()
+    scale = 2.0
+    energy = QuadraticEnergy(target, scale).double()
+    errors = refined_errors(energy, mu, target, mask, steps=[4, 0, 1, 16], step_sizes=[1.0, 0.5])
+    prior = masked_mse(mu, target, mask)
+    assert set(errors) == {(0, 0.0)} | {(k, eta) for k in (1, 4, 16) for eta in (1.0, 0.5)}
+    torch.testing.assert_close(errors[(0, 0.0)], prior)
+    for (k, eta), error in errors.items():
+        expected = prior * (1 - eta / scale) ** (2 * k)
+        torch.testing.assert_close(error, expected, rtol=1e-10, atol=1e-14)
