@@ -25,6 +25,7 @@ from tts_ebm.listening.design import DATABASE, Manifest, PlannedTrial, listener_
 from tts_ebm.listening.storage import RatingStore, UnknownListener
 
 MAX_BODY_BYTES = 16 * 1024
+MAX_JSON_INT = 2**53  # no field needs larger numbers; integers up to it are exact floats
 # Bodies up to this size are read and discarded before answering 413, so the client sees the
 # answer instead of a reset connection; larger ones just close the connection after it.
 _DRAIN_LIMIT = 1024 * 1024
@@ -54,6 +55,53 @@ def _static(name: str) -> bytes:
 
 def _reject_constant(value: str) -> float:
     raise ValueError(f"{value} is not allowed")
+
+
+def _out_of_range(text: str) -> ValueError:
+    shown = text if len(text) <= 24 else f"{text[:12]}... ({len(text)} characters)"
+    return ValueError(f"number {shown} is out of range (at most {MAX_JSON_INT} in size)")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent; ``1e400`` would silently become inf."""
+    value = float(text)
+    if not abs(value) <= MAX_JSON_INT:
+        raise _out_of_range(text)
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    """A JSON integer; ``10**400`` overflows float comparisons (and long digit strings cost
+    quadratic time), so its length is checked before it is converted."""
+    if len(text.lstrip("-")) > len(str(MAX_JSON_INT)):
+        raise _out_of_range(text)
+    value = int(text)
+    if abs(value) > MAX_JSON_INT:
+        raise _out_of_range(text)
+    return value
+
+
+def parse_json_object(raw: bytes) -> dict:
+    """A request body as a JSON object of finite numbers, or ValueError saying what is wrong.
+
+    The one gate every POST body passes: bad UTF-8, NaN/Infinity, numbers beyond
+    ``MAX_JSON_INT`` (``1e400`` would be inf) and nesting deep enough to exhaust the parser's
+    recursion are the client's error (HTTP 400), never the server's.
+    """
+    try:
+        data = json.loads(
+            raw.decode("utf-8"),
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
+    except RecursionError:
+        raise ValueError("malformed JSON: nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"malformed JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data
 
 
 class ListeningServer(ThreadingHTTPServer):
@@ -270,14 +318,10 @@ class ListeningHandler(BaseHTTPRequestHandler):
                 f"request body of {size} bytes is over the limit of {MAX_BODY_BYTES}",
                 close=True,
             )
-        raw = self.rfile.read(size)
         try:
-            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise HttpError(HTTPStatus.BAD_REQUEST, f"malformed JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise HttpError(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
-        return data
+            return parse_json_object(self.rfile.read(size))
+        except ValueError as exc:
+            raise HttpError(HTTPStatus.BAD_REQUEST, str(exc)) from None
 
     def _listener(self, data: dict, *, known: bool = True) -> str:
         listener = data.get("listener")
