@@ -16,6 +16,13 @@ import numpy as np
 import torch
 
 SAMPLE_RATE = 22050
+# Loudest sample :func:`load_audio` accepts. Integer formats read as [-1, 1); float files may
+# overshoot full scale a little after float processing, but a larger peak means the file is
+# not at the expected scale (e.g. a float file holding int16 values) and its features are junk.
+MAX_ABS_SAMPLE = 1.1
+# Lowest sample rate :func:`load_audio` accepts: below telephone band nothing is speech, and
+# resampling a 1 Hz header to 22050 Hz would turn a few kilobytes into gigabytes.
+MIN_SAMPLE_RATE = 4000
 
 
 class AudioError(ValueError):
@@ -44,22 +51,64 @@ class MelConfig:
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Read wav/flac/ogg of any rate and channel count as mono float32 at ``sample_rate``."""
+    """Read wav/flac/ogg of any rate and channel count as mono float32 at ``sample_rate``.
+
+    Refuses (:class:`AudioError`) a wav that ends inside its data chunk, a rate below
+    ``MIN_SAMPLE_RATE`` and samples that are not finite or outside ±``MAX_ABS_SAMPLE``, so no
+    caller computes features from them.
+    """
     import soundfile as sf
 
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"audio file not found: {path}")
+    check_wav_complete(path)
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises several types for corrupt files
         raise AudioError(f"cannot read audio file {path}: {exc}") from exc
     if data.size == 0:
         raise AudioError(f"audio file {path} contains no samples")
-    mono = data.mean(axis=1)
-    if not np.all(np.isfinite(mono)):
+    if rate < MIN_SAMPLE_RATE:
+        raise AudioError(
+            f"audio file {path} has a sample rate of {rate} Hz, below {MIN_SAMPLE_RATE} Hz"
+        )
+    _check_samples(data, path)
+    return resample(data.mean(axis=1), rate, sample_rate)
+
+
+def _check_samples(data: np.ndarray, path: Path) -> None:
+    """Full-scale audio lies in [-1, 1]; integer formats cannot leave it, float files can."""
+    if not np.all(np.isfinite(data)):
         raise AudioError(f"audio file {path} contains NaN or infinite samples")
-    return resample(mono, rate, sample_rate)
+    peak = float(np.abs(data).max())
+    if peak > MAX_ABS_SAMPLE:
+        raise AudioError(
+            f"audio file {path} has samples up to {peak:.3g}, outside ±{MAX_ABS_SAMPLE} "
+            "(full scale is ±1: rescale the file)"
+        )
+
+
+def check_wav_complete(path: Path) -> None:
+    """A RIFF/WAVE file cut inside its data chunk (an interrupted copy or download) is refused;
+    libsndfile would silently return the samples that are there."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        header = handle.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:] != b"WAVE":
+            return
+        while len(chunk := handle.read(8)) == 8:
+            declared = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"data":
+                present = size - handle.tell()
+                # 0 and 0xFFFFFFFF: a streaming writer that could not fill in the size.
+                if declared not in (0, 0xFFFFFFFF) and present < declared:
+                    raise AudioError(
+                        f"audio file {path} is truncated: its data chunk declares {declared} "
+                        f"bytes but only {present} are present"
+                    )
+                return
+            handle.seek(declared + declared % 2, 1)  # chunks are padded to even sizes
 
 
 def resample(wav: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:

@@ -144,8 +144,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         description=(
             "Prepare CORPUS (an LJSpeech-format folder: metadata.csv + wavs/, or a path|text "
             "filelist) into OUT_DIR: cached log-mels, train/val lists, mel statistics. Bad "
-            "entries are reported by id and skipped; re-running reuses the cache. A folder "
-            "holding val_ids.txt uses it as the validation split."
+            "entries (unsafe ids, non-UTF-8 lines, truncated or out-of-range audio, ...) are "
+            "reported and skipped; re-running with the same front end reuses the cache; one "
+            "prepare at a time may write to OUT_DIR. A folder holding val_ids.txt uses it as the "
+            "validation split."
         ),
     )
     p.add_argument("corpus", type=Path, help="LJSpeech-format folder or path|text filelist")

@@ -1,16 +1,21 @@
 """Reading corpora (LJSpeech folders, ``path|text`` filelists) and deterministic splits.
 
 Readers never raise on a bad line: they return it as a :class:`Skipped` entry so callers can
-report every problem by id and keep every good utterance.
+report every problem by id and keep every good utterance. A line that is not UTF-8 and an id
+that is not a plain file name (:func:`id_problem`) are bad lines like any other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+# Ids name files (wavs/ID.wav, mels/ID.npy, mels/ID.npy.tmp.npy): stay well under the 255-byte
+# file name limit of common file systems.
+MAX_ID_BYTES = 200
 
 
 class CorpusError(ValueError):
@@ -48,14 +53,36 @@ def read_corpus(source: str | Path) -> tuple[list[Utterance], list[Skipped]]:
     raise CorpusError(f"corpus not found: {source}")
 
 
-def _lines(path: Path) -> Iterable[tuple[int, str]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path} is not UTF-8 text: {exc}") from exc
-    for number, line in enumerate(text.splitlines(), start=1):
+def text_lines(path: Path) -> Iterator[tuple[int, str, str | None]]:
+    """``(number, line, problem)`` of each non-blank line; ``problem`` says why a line is unusable
+    (not UTF-8), so one bad line is reported and skipped instead of refusing the whole file."""
+    for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, "", f"line {number} is not UTF-8 text (byte {raw[exc.start]:#04x})"
+            continue
+        if number == 1:
+            line = line.removeprefix("\ufeff")  # a byte-order mark is not part of the first id
         if line.strip():
-            yield number, line.rstrip("\r\n")
+            yield number, line, None
+
+
+def id_problem(utt_id: str) -> str | None:
+    """Why ``utt_id`` cannot be an utterance id, or None.
+
+    Ids are joined to the corpus and output folders (``wavs/ID.wav``, ``mels/ID.npy``), so an id
+    must be a plain file name: a separator, ``..`` or an absolute path would reach other files.
+    """
+    if not utt_id:
+        return "empty id"
+    if utt_id in (".", "..") or "/" in utt_id or "\\" in utt_id:
+        return f"id {utt_id!r} is not a plain file name (no '/', '\\', '.' or '..')"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in utt_id):
+        return f"id {utt_id!r} holds control characters"
+    if len(utt_id.encode("utf-8")) > MAX_ID_BYTES:
+        return f"id is longer than {MAX_ID_BYTES} bytes"
+    return None
 
 
 def read_ljspeech(corpus_dir: str | Path) -> tuple[list[Utterance], list[Skipped]]:
@@ -64,14 +91,17 @@ def read_ljspeech(corpus_dir: str | Path) -> tuple[list[Utterance], list[Skipped
     utterances: list[Utterance] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
-    for number, line in _lines(corpus_dir / "metadata.csv"):
+    for number, line, problem in text_lines(corpus_dir / "metadata.csv"):
+        if problem:
+            skipped.append(Skipped(f"line {number}", problem))
+            continue
         fields = line.split("|")
         utt_id = fields[0].strip()
         if not utt_id or len(fields) < 2:
-            skipped.append(Skipped(utt_id or f"line {number}", f"malformed line {number}"))
+            skipped.append(Skipped(f"line {number}", f"malformed line {number}"))
             continue
         text = fields[2].strip() if len(fields) > 2 and fields[2].strip() else fields[1].strip()
-        skipped_entry = _check_entry(utt_id, text, seen)
+        skipped_entry = _check_entry(number, utt_id, text, seen)
         if skipped_entry:
             skipped.append(skipped_entry)
             continue
@@ -85,9 +115,12 @@ def read_filelist(filelist: str | Path) -> tuple[list[Utterance], list[Skipped]]
     utterances: list[Utterance] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
-    for number, line in _lines(filelist):
+    for number, line, problem in text_lines(filelist):
+        if problem:
+            skipped.append(Skipped(f"line {number}", problem))
+            continue
         audio, sep, text = line.partition("|")
-        if not sep or not audio.strip():
+        if not sep or not audio.strip() or "\0" in audio:  # no file name holds a NUL
             skipped.append(
                 Skipped(f"line {number}", f"malformed line {number}: expected path|text")
             )
@@ -95,7 +128,7 @@ def read_filelist(filelist: str | Path) -> tuple[list[Utterance], list[Skipped]]
         path = Path(audio.strip())
         if not path.is_absolute():
             path = filelist.parent / path
-        skipped_entry = _check_entry(path.stem, text.strip(), seen)
+        skipped_entry = _check_entry(number, path.stem, text.strip(), seen)
         if skipped_entry:
             skipped.append(skipped_entry)
             continue
@@ -103,7 +136,10 @@ def read_filelist(filelist: str | Path) -> tuple[list[Utterance], list[Skipped]]
     return utterances, skipped
 
 
-def _check_entry(utt_id: str, text: str, seen: set[str]) -> Skipped | None:
+def _check_entry(number: int, utt_id: str, text: str, seen: set[str]) -> Skipped | None:
+    problem = id_problem(utt_id)
+    if problem:  # reported by line: the id itself may not be printable
+        return Skipped(f"line {number}", problem)
     if utt_id in seen:
         return Skipped(utt_id, "duplicate id")
     seen.add(utt_id)

@@ -25,13 +25,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tts_ebm.audio import SAMPLE_RATE
+from tts_ebm.audio import SAMPLE_RATE, check_wav_complete
+from tts_ebm.data.corpus import text_lines
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 class CheckError(ValueError):
-    """A corpus that cannot be checked at all (not found, not UTF-8, nothing in it)."""
+    """A corpus that cannot be checked at all (not found, nothing in it)."""
 
 
 @dataclass(frozen=True)
@@ -100,14 +101,11 @@ def read_entries(source: Path) -> tuple[str, Path, list[Entry], list[Problem]]:
         listing, kind = source, "filelist"
     else:
         raise CheckError(f"corpus not found: {source}")
-    try:
-        lines = listing.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise CheckError(f"{listing} is not UTF-8 text ({exc}); convert it first") from exc
     entries: list[Entry] = []
     problems: list[Problem] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    for number, line, problem in text_lines(listing):
+        if problem:
+            problems.append(Problem(number, "", f"{problem}; convert the file to UTF-8"))
             continue
         fields = line.split("|")
         normalized = ""
@@ -167,6 +165,7 @@ def check_corpus(
             report.problems.append(Problem(entry.line, entry.id, f"audio not found: {entry.audio}"))
             continue
         try:
+            check_wav_complete(entry.audio)
             info = sf.info(str(entry.audio))
         except Exception as exc:  # soundfile raises several types for unreadable files
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

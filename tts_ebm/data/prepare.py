@@ -8,17 +8,22 @@ Layout of the output folder (read by the training data module):
 - ``stats.json``        global mean/std of the training split's log-mel (:class:`MelStats`)
 - ``skipped.tsv``       every unusable entry: id and reason
 - ``prepare.json``      mel and front-end configuration, split settings
-- ``cache.jsonl``       per-utterance cache (audio signature, frame statistics) for re-runs
+- ``cache.jsonl``       per-utterance cache (audio signature, frame statistics) for re-runs,
+                        each entry keyed by the mel and front-end configuration
+- ``prepare.lock``      held (``flock``) while a prepare writes here: a second one is refused
 
 A bad entry is reported and skipped; good ones are never lost because of it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +33,9 @@ from tts_ebm.audio import MelConfig, MelStats, MelStatsAccumulator
 from tts_ebm.data.corpus import Skipped, Utterance, read_corpus, split_ids
 from tts_ebm.text import TextFrontend
 
-PREPARE_VERSION = 1
+PREPARE_VERSION = 2  # 2: audio out of range or truncated is skipped; cache entries are keyed
+LOCK_NAME = "prepare.lock"
+CACHE_NAME = "cache.jsonl"
 
 
 @dataclass(frozen=True)
@@ -104,17 +111,41 @@ def _compute_mel(job: _AudioJob) -> dict:
     }
 
 
-def _load_cache(path: Path) -> dict[str, dict]:
+def _cache_key(settings: dict) -> str:
+    """Entries computed under other settings (another front end's symbol table, another mel)
+    must never be reused, even when an interrupted run left no ``prepare.json``."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _load_cache(path: Path, key: str) -> dict[str, dict]:
     if not path.is_file():
         return {}
     cache = {}
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             entry = json.loads(line)
-            cache[entry["id"]] = entry
-        except (json.JSONDecodeError, KeyError):
+            if entry["key"] == key:
+                cache[entry["id"]] = entry
+        except (json.JSONDecodeError, KeyError, TypeError):
             continue  # a torn last line from an interrupted run: recompute that utterance
     return cache
+
+
+@contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    """Hold ``OUT/prepare.lock`` for the whole run: two prepares writing one folder would mix
+    their lists, caches and temporary files. The lock goes with the process, even on kill -9."""
+    import fcntl
+
+    with (out_dir / LOCK_NAME).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OSError(
+                f"another tts-ebm prepare is writing to {out_dir} (it holds {LOCK_NAME}); "
+                "wait for it to finish or choose another output folder"
+            ) from None
+        yield
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
@@ -141,10 +172,26 @@ def prepare_corpus(
     options: PrepareOptions = PrepareOptions(),
     progress: Callable[[int, int], None] | None = None,
 ) -> PrepareReport:
-    """Prepare ``corpus`` into ``out_dir``; ``progress(done, total)`` is called per utterance."""
+    """Prepare ``corpus`` into ``out_dir``; ``progress(done, total)`` is called per utterance.
+
+    Raises OSError at once when another prepare is writing to ``out_dir``.
+    """
     corpus, out_dir = Path(corpus), Path(out_dir)
     utterances, skipped = read_corpus(corpus)
-    (out_dir / "mels").mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(out_dir):
+        return _prepare_locked(corpus, out_dir, utterances, skipped, options, progress)
+
+
+def _prepare_locked(
+    corpus: Path,
+    out_dir: Path,
+    utterances: list[Utterance],
+    skipped: list[Skipped],
+    options: PrepareOptions,
+    progress: Callable[[int, int], None] | None,
+) -> PrepareReport:
+    (out_dir / "mels").mkdir(exist_ok=True)
     report = PrepareReport(out_dir=out_dir, skipped=list(skipped))
 
     frontend = TextFrontend(kind=options.frontend, add_blank=False)
@@ -155,11 +202,9 @@ def prepare_corpus(
         "min_seconds": options.min_seconds,
         "max_seconds": options.max_seconds,
     }
-    cache_path = out_dir / "cache.jsonl"
-    cache = _load_cache(cache_path)
-    previous = out_dir / "prepare.json"
-    if previous.is_file() and json.loads(previous.read_text()).get("cache_key") != settings:
-        cache = {}  # mel or front-end definition changed: nothing cached is valid any more
+    key = _cache_key(settings)
+    cache_path = out_dir / CACHE_NAME
+    cache = _load_cache(cache_path, key)
 
     texts = _phonemize(utterances, frontend, cache, report)
     jobs, fresh = [], []
@@ -198,7 +243,12 @@ def prepare_corpus(
             if "error" in result:
                 report.skipped.append(Skipped(result["id"], result["error"]))
                 continue
-            entry = {**texts[result["id"]], **result, "audio_signature": signatures[result["id"]]}
+            entry = {
+                **texts[result["id"]],
+                **result,
+                "audio_signature": signatures[result["id"]],
+                "key": key,
+            }
             cache[result["id"]] = entry
             cache_file.write(json.dumps(entry, ensure_ascii=False) + "\n")
             cache_file.flush()
@@ -264,16 +314,10 @@ def _write_outputs(
         }
         for u in usable
     }
+    report.stats = _statistics([cache[i] for i in train_ids or val_ids], settings["mel"]["n_mels"])
     _write_jsonl(out_dir / "train.jsonl", [rows[i] for i in train_ids])
     _write_jsonl(out_dir / "val.jsonl", [rows[i] for i in val_ids])
-    _write_jsonl(out_dir / "cache.jsonl", [cache[u.id] for u in usable])
-
-    stats = MelStatsAccumulator()
-    n_mels = settings["mel"]["n_mels"]
-    for utt_id in train_ids or val_ids:
-        entry = cache[utt_id]
-        stats.add_sums(entry["sum"], entry["sum_sq"], entry["n_frames"] * n_mels)
-    report.stats = stats.result(n_mels)
+    _write_jsonl(out_dir / CACHE_NAME, [cache[u.id] for u in usable])
     report.stats.save(out_dir / "stats.json")
 
     (out_dir / "skipped.tsv").write_text("".join(f"{s.id}\t{s.reason}\n" for s in report.skipped))
@@ -286,3 +330,18 @@ def _write_outputs(
     }
     (out_dir / "prepare.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     report.n_train, report.n_val = len(train_ids), len(val_ids)
+
+
+def _statistics(entries: list[dict], n_mels: int) -> MelStats:
+    """Global mel statistics from cached sums; refused before anything is written unless finite
+    (a model normalised by NaN statistics trains on nothing)."""
+    stats = MelStatsAccumulator()
+    for entry in entries:
+        stats.add_sums(entry["sum"], entry["sum_sq"], entry["n_frames"] * n_mels)
+    result = stats.result(n_mels)
+    if not (math.isfinite(result.mean) and math.isfinite(result.std)):
+        raise ValueError(
+            f"mel statistics are not finite (mean {result.mean}, std {result.std}), so no lists "
+            f"or stats.json were written; remove {CACHE_NAME} from the output folder to recompute"
+        )
+    return result
