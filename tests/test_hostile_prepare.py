@@ -66,16 +66,18 @@ def test_ids_that_are_paths_are_skipped_and_nothing_outside_is_read_or_written(
     save_wav(home / "x.wav", speech)  # what corpus/wavs/../../x.wav reached
     save_wav(tmp_path / "abs.wav", speech)  # what an absolute id reached
     lines = ["a|One good line.", "../../x|Escape upward.", f"{tmp_path / 'abs'}|Absolute."]
-    lines += ["..|Dots.", "a\\b|Backslash.", "c\x01d|Control.", "b|Another good line."]
+    lines += ["..|Dots.", "a\\b|Backslash.", "c\x01d|Control.", f"{'y' * 300}|Too long."]
+    lines += ["b|Another good line."]
     corpus = write_corpus(home / "corpus", speech, lines, ("a", "b"))
     outside = files_under(tmp_path)
     out = home / "out"
     assert prepare(corpus, out, "--frontend", "chars") == 0
     assert prepared_ids(out) == {"a", "b"}
     reasons = skipped(out)
-    assert set(reasons) == {f"line {n}" for n in range(2, 7)}
+    assert set(reasons) == {f"line {n}" for n in range(2, 8)}
     assert all("not a plain file name" in reasons[f"line {n}"] for n in range(2, 6))
     assert "control characters" in reasons["line 6"]
+    assert reasons["line 7"] == "id is longer than 200 bytes"  # was ENAMETOOLONG: corpus refused
     assert {p for p in files_under(tmp_path) if out not in p.parents} == outside
 
 
