@@ -13,6 +13,12 @@ Step-size schedules (η_k for k = 0..K−1; :meth:`RefineConfig.step_sizes`):
 * ``cosine``: from η to η_min along half a cosine (slow start and end of the decay).
 * an explicit list ``step_size=(η_0, ..., η_{K−1})``, one value per step.
 
+Allowed ranges (:class:`RefineConfig` refuses anything else, NaN and ±inf included, before any
+work, so a CLI flag, an API keyword and a checkpoint's stored default fail alike):
+``steps`` an integer in [0, 10000]; each η in (0, 100]; ``step_size_min`` in [0, 100] (at most η
+for a decaying schedule); ``temperature`` and ``langevin`` in [0, 10]; ``stop_threshold`` finite
+and >= 0.
+
 Early stopping (``stop_threshold`` > 0): an utterance stops moving, for good, at the first step
 where the root-mean-square of its score over its valid mel bins falls below the threshold; the
 loop ends once every utterance has stopped. Which utterances move is decided on the device at
@@ -30,6 +36,7 @@ not go in.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, overload
@@ -41,11 +48,43 @@ from torch import Tensor
 from tts_ebm.model.energy import EnergyModel
 
 SCHEDULES = ("constant", "linear", "cosine")
+MAX_STEPS = 10_000
+MAX_STEP_SIZE = 100.0
+MAX_NOISE = 10.0  # temperature τ and langevin λ: 1 is already the scale of the data
+
+
+def check_number(
+    name: str,
+    value: object,
+    low: float,
+    high: float = math.inf,
+    *,
+    integer: bool = False,
+    low_open: bool = False,
+) -> None:
+    """Refuse a knob that is not a finite number (an integer if asked) in its range, with a
+    message that names it and states the range. NaN fails every comparison, so the test asks
+    for a value inside the range, never for one outside it (``nan < 0`` is False)."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    inside = (value > low if low_open else value >= low) and value <= high
+    finite = isinstance(value, numbers.Integral) or math.isfinite(value)  # ints never overflow
+    if not (inside and finite):
+        lower = ("positive" if low == 0 else f"> {_show(low)}") if low_open else f">= {_show(low)}"
+        upper = "finite" if math.isinf(high) else f"<= {_show(high)}"
+        raise ValueError(f"{name} must be {lower} and {upper}, got {value!r}")
+
+
+def _show(bound: float) -> str:
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
 
 
 @dataclass
 class RefineConfig:
-    """Sampler knobs; ``step_size`` is η, or one η_k per step (then ``schedule`` is unused)."""
+    """Sampler knobs; ``step_size`` is η, or one η_k per step (then ``schedule`` is unused).
+
+    The one place the sampler's ranges are checked (see the module docstring)."""
 
     steps: int = 1
     step_size: float | Sequence[float] = 1.0
@@ -57,37 +96,39 @@ class RefineConfig:
     stop_check_every: int = 4
 
     def __post_init__(self) -> None:
-        if self.steps < 0:
-            raise ValueError(f"steps must be >= 0, got {self.steps}")
-        if isinstance(self.step_size, Sequence):
-            self.step_size = tuple(float(eta) for eta in self.step_size)
-            if len(self.step_size) != self.steps:
-                raise ValueError(
-                    f"a step_size list needs one value per step: {len(self.step_size)} values "
-                    f"for {self.steps} steps"
-                )
-            if self.schedule != "constant":
-                raise ValueError("give either a step_size list or a schedule, not both")
-        if any(eta <= 0 for eta in self._etas()):
-            raise ValueError(f"step_size must be positive, got {self.step_size}")
-        if self.temperature < 0 or self.langevin < 0:
-            raise ValueError(
-                f"temperature and langevin must be >= 0, got {self.temperature}, {self.langevin}"
-            )
+        check_number("steps", self.steps, 0, MAX_STEPS, integer=True)
+        self._check_step_sizes()
+        check_number("temperature", self.temperature, 0, MAX_NOISE)
+        check_number("langevin", self.langevin, 0, MAX_NOISE)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
-        if self.schedule != "constant" and not 0 <= self.step_size_min <= self.step_size:
+        check_number("step_size_min", self.step_size_min, 0, MAX_STEP_SIZE)
+        if self.schedule != "constant" and not self.step_size_min <= self.step_size:
             raise ValueError(
                 f"step_size_min must lie in [0, step_size={self.step_size}], "
                 f"got {self.step_size_min}"
             )
-        if self.stop_threshold < 0:
-            raise ValueError(f"stop_threshold must be >= 0, got {self.stop_threshold}")
-        if self.stop_check_every < 1:
-            raise ValueError(f"stop_check_every must be >= 1, got {self.stop_check_every}")
+        check_number("stop_threshold", self.stop_threshold, 0)
+        check_number("stop_check_every", self.stop_check_every, 1, integer=True)
 
-    def _etas(self) -> tuple[float, ...]:
-        return self.step_size if isinstance(self.step_size, tuple) else (float(self.step_size),)
+    def _check_step_sizes(self) -> None:
+        """η, or one η_k per step: the length is checked before anything is copied."""
+        if isinstance(self.step_size, str) or not isinstance(self.step_size, Sequence):
+            check_number("step_size", self.step_size, 0, MAX_STEP_SIZE, low_open=True)
+            return
+        if len(self.step_size) != self.steps:
+            raise ValueError(
+                f"a step_size list needs one value per step: {len(self.step_size)} values "
+                f"for {self.steps} steps"
+            )
+        if self.schedule != "constant":
+            raise ValueError("give either a step_size list or a schedule, not both")
+        for k, eta in enumerate(self.step_size, start=1):
+            try:
+                check_number("step_size", eta, 0, MAX_STEP_SIZE, low_open=True)
+            except ValueError as exc:
+                raise ValueError(f"{exc} (value {k} of the list)") from None
+        self.step_size = tuple(float(eta) for eta in self.step_size)
 
     def step_sizes(self) -> list[float]:
         """η_0..η_{K−1} as plain floats (host values: the loop never reads the device)."""
