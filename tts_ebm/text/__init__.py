@@ -1,5 +1,5 @@
-"""English text front end: normalisation, phonemisation (espeak-ng IPA or characters),
-versioned symbol tables and tokenisation."""
+"""English text front end: refusal of text that is not language, normalisation, phonemisation
+(espeak-ng IPA or characters), versioned symbol tables and tokenisation."""
 
 from tts_ebm.text.frontend import EmptyTextError, FrontendOutput, TextFrontend
 from tts_ebm.text.normalize import (
@@ -18,6 +18,7 @@ from tts_ebm.text.phonemize import (
 )
 from tts_ebm.text.symbols import BLANK, CHARS_V1, IPA_V1, PAD, SymbolTable, symbol_table
 from tts_ebm.text.tokenizer import Tokenizer
+from tts_ebm.text.validate import NotLanguageError, check_text
 
 __all__ = [
     "BLANK",
@@ -29,10 +30,12 @@ __all__ = [
     "EmptyTextError",
     "EspeakPhonemizer",
     "FrontendOutput",
+    "NotLanguageError",
     "Phonemizer",
     "SymbolTable",
     "TextFrontend",
     "Tokenizer",
+    "check_text",
     "make_phonemizer",
     "normalize_text",
     "number_to_words",

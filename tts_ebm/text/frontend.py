@@ -14,14 +14,11 @@ from tts_ebm.text.normalize import normalize_text, split_sentences
 from tts_ebm.text.phonemize import PHONEMIZER_KINDS, make_phonemizer
 from tts_ebm.text.symbols import SymbolTable, symbol_table
 from tts_ebm.text.tokenizer import Tokenizer
+from tts_ebm.text.validate import EmptyTextError, NotLanguageError
 
 __all__ = ["EmptyTextError", "FrontendOutput", "TextFrontend"]
 
 _CONFIG_KEYS = ("kind", "add_blank", "language", "symbol_table")
-
-
-class EmptyTextError(ValueError):
-    """The text has nothing to pronounce (empty, blank, or only symbols such as emoji)."""
 
 
 @dataclass
@@ -74,10 +71,11 @@ class TextFrontend:
     ) -> list[FrontendOutput] | list[FrontendOutput | None]:
         """Many texts at once: every sentence of every text goes to the phonemiser in one call.
 
-        An item with nothing to pronounce raises EmptyTextError, or becomes None when
-        ``skip_empty`` (so one bad transcript does not sink a whole corpus).
+        An item with nothing to pronounce, or that is not language at all (NotLanguageError),
+        raises EmptyTextError, or becomes None when ``skip_empty`` (so one bad transcript does
+        not sink a whole corpus).
         """
-        normalized = [normalize_text(text) for text in texts]
+        normalized = [self._normalize(text, skip_empty) for text in texts]
         sentences: list[list[str]] = []
         for i, norm in enumerate(normalized):
             speakable = any(c.isalpha() for c in norm)
@@ -99,6 +97,16 @@ class TextFrontend:
             else:
                 out.append(FrontendOutput(normalized[i], phonemes, ids))
         return out
+
+    @staticmethod
+    def _normalize(text: str, skip_empty: bool) -> str:
+        """``normalize_text``, or "" (nothing to pronounce) for refused text when skipping."""
+        try:
+            return normalize_text(text)
+        except NotLanguageError:
+            if not skip_empty:
+                raise
+            return ""
 
     def to_config(self) -> dict[str, Any]:
         """Everything needed to rebuild this front end exactly (stored in checkpoints)."""

@@ -12,6 +12,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from tts_ebm.text.validate import check_text
+
 __all__ = [
     "normalize_text",
     "number_to_words",
@@ -590,11 +592,13 @@ def _tidy_punctuation(text: str) -> str:
 
 
 def normalize_text(text: str) -> str:
-    """Written English -> speakable words with sentence punctuation, case kept.
+    """Written English -> speakable words with sentence punctuation, case kept; text that is
+    not language (binary, control characters) raises NotLanguageError (:func:`check_text`).
 
     >>> normalize_text("Dr. Smith paid $42.50 on Jan. 3rd, 2024.")
     'Doctor Smith paid forty two dollars, fifty cents on January third, twenty twenty four.'
     """
+    check_text(text)
     text = _VULGAR_FRACTION_RE.sub(_vulgar_fraction, text)
     text = unicodedata.normalize("NFKC", text)
     text = _to_ascii_letters(text)
