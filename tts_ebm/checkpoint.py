@@ -3,7 +3,10 @@
 The file holds the acoustic model's weights and, as JSON in the safetensors header, everything
 needed to use them without Hydra or the training code: network config, front-end config with
 the full symbol table, mel convention and statistics, and default inference knobs. Loading
-never unpickles (safetensors cannot carry code).
+never unpickles (safetensors cannot carry code), and it trusts nothing in the header: the
+metadata must pass :data:`HEADER` and agree with the shapes of the tensors actually present
+before any module is built, so an edited size cannot make the loader allocate more than the
+file holds. Training checkpoints (``.ckpt``) go through the same checks.
 """
 
 from __future__ import annotations
@@ -11,18 +14,134 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from tts_ebm.audio import MelConfig, MelStats
+from tts_ebm.model.encoder import EncoderConfig
+from tts_ebm.model.energy import EnergyConfig
 from tts_ebm.model.tts import EBMTTS
+from tts_ebm.schema import (
+    AnyOf,
+    Bool,
+    Float,
+    Int,
+    ListOf,
+    Record,
+    SchemaError,
+    Str,
+    required_fields,
+)
 
 FORMAT = "tts-ebm/1"
 METADATA_KEY = "tts_ebm"
+
+# Upper bounds on sizes: far above any sensible model, low enough that a config within them
+# can be built on the meta device in milliseconds (its shapes are then compared to the file's).
+MAX_CHANNELS = 8192
+MAX_LAYERS = 64
+MAX_VOCAB = 10_000
+MAX_MELS = 512
+MAX_KERNEL = 31
+MAX_STEPS = 10_000  # refinement steps (the sampler's own bound)
+
+ENCODER = Record(
+    {
+        "n_vocab": Int(1, MAX_VOCAB),
+        "n_mels": Int(1, MAX_MELS),
+        "channels": Int(1, MAX_CHANNELS),
+        "filter_channels": Int(1, 4 * MAX_CHANNELS),
+        "n_heads": Int(1, 64),
+        "n_layers": Int(0, MAX_LAYERS),
+        "kernel_size": Int(1, MAX_KERNEL, odd=True),
+        "dropout": Float(0.0, 0.99),
+        "prenet_layers": Int(0, MAX_LAYERS),
+        "prenet_kernel": Int(1, MAX_KERNEL, odd=True),
+        "duration_channels": Int(1, MAX_CHANNELS),
+        "duration_kernel": Int(1, MAX_KERNEL, odd=True),
+        "duration_dropout": Float(0.0, 0.99),
+        "pre_norm": Bool(),
+        "rope_base": Float(1.0, 1e9, low_open=True),
+    },
+    required_fields(EncoderConfig),
+)
+ENERGY = Record(
+    {
+        "n_mels": Int(1, MAX_MELS),
+        "channels": ListOf(Int(1, MAX_CHANNELS), 1, 8),
+        "n_blocks": Int(1, 16),
+        "kernel_size": Int(1, MAX_KERNEL, odd=True),
+        "groups": Int(1, 512),
+        "anchor_beta": Float(0.0, 1e6),
+        "dropout": Float(0.0, 0.99),
+        "form": Str(("scalar", "quadratic")),
+        "curvature": Float(0.0, 1e6, low_open=True),
+    },
+    required_fields(EnergyConfig),
+)
+NETWORK = Record({"encoder": ENCODER, "energy": ENERGY}, frozenset({"encoder", "energy"}))
+SYMBOL_TABLE = Record(
+    {"name": Str(), "version": Int(1, 10_000), "symbols": ListOf(Str(), 1, MAX_VOCAB)},
+    frozenset({"name", "version", "symbols"}),
+)
+FRONTEND = Record(
+    {"kind": Str(), "add_blank": Bool(), "language": Str(), "symbol_table": SYMBOL_TABLE},
+    frozenset({"kind", "add_blank", "language", "symbol_table"}),
+)
+MEL = Record(
+    {
+        "sample_rate": Int(1000, 384_000),
+        "n_fft": Int(16, 65_536),
+        "win_length": Int(16, 65_536),
+        "hop_length": Int(1, 65_536),
+        "n_mels": Int(1, MAX_MELS),
+        "f_min": Float(0.0, 192_000.0),
+        "f_max": Float(0.0, 192_000.0, low_open=True),
+        "convention": Str(),
+    },
+    required_fields(MelConfig),
+)
+# Log-mel statistics: the HiFi-GAN log-mel lies in about [-11.5, 5]; std 1e-6 is the floor the
+# accumulator itself applies.
+STATS = Record(
+    {"mel_mean": Float(-100.0, 100.0), "mel_std": Float(1e-6, 100.0), "n_frames": Int(0)},
+    frozenset({"mel_mean", "mel_std"}),
+)
+_ETA = Float(0.0, 100.0, low_open=True)
+INFERENCE = Record(
+    {
+        "steps": Int(0, MAX_STEPS),
+        "step_size": AnyOf((_ETA, ListOf(_ETA, 1, MAX_STEPS))),
+        "temperature": Float(0.0, 10.0),
+        "langevin": Float(0.0, 10.0),
+        "speaking_rate": Float(0.1, 10.0),
+        "schedule": Str(),
+        "step_size_min": Float(0.0, 100.0),
+        "stop_threshold": Float(0.0, 1e6),
+        "seed": Int(0, 2**63 - 1),
+        "batch_size": Int(1, 1024),
+    }
+)
+HEADER = Record(
+    {
+        "format": Str((FORMAT,)),
+        "network": NETWORK,
+        "frontend": FRONTEND,
+        "mel": MEL,
+        "stats": STATS,
+        "inference": INFERENCE,
+        "info": Record({}, closed=False),
+    },
+    frozenset({"format", "network", "frontend", "mel", "stats", "inference"}),
+    closed=False,
+)
+_FLOAT_DTYPES = {"F16", "BF16", "F32", "F64"}
 
 
 class CheckpointError(ValueError):
@@ -37,6 +156,13 @@ class InferenceCheckpoint:
     stats: MelStats
     inference: dict  # default knobs: steps, step_size, temperature, langevin
     info: dict  # provenance: criterion, training steps, run config summary
+
+
+class TensorInfo(NamedTuple):
+    """What the header says of a tensor: enough to check it against the config unread."""
+
+    shape: tuple[int, ...]
+    floating: bool
 
 
 def save_inference_checkpoint(
@@ -68,46 +194,203 @@ def save_inference_checkpoint(
     return path
 
 
+def check_metadata(meta: Any, tensors: Mapping[str, TensorInfo]) -> None:
+    """Refuse (SchemaError, one line naming the field) metadata that is malformed, inconsistent
+    or that does not describe exactly the ``tensors`` present. Builds nothing but meta tensors."""
+    HEADER.check(meta, "")
+    _check_consistency(meta)
+    expected = _expected_shapes(meta["network"])
+    missing = sorted(expected.keys() - tensors.keys())
+    unexpected = sorted(tensors.keys() - expected.keys())
+    if missing or unexpected:
+        raise SchemaError(
+            "the weights do not match the network config "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
+    for name, shape in expected.items():
+        if tensors[name].shape != shape:
+            raise SchemaError(
+                f"tensor {name} has shape {list(tensors[name].shape)} but the network config "
+                f"implies {list(shape)}"
+            )
+        if not tensors[name].floating:
+            raise SchemaError(f"tensor {name} is not floating point")
+
+
+def _check_consistency(meta: dict) -> None:
+    """Cross-field rules a per-field schema cannot state."""
+    network = meta["network"]
+    n_mels = {
+        "mel.n_mels": MelConfig(**meta["mel"]).n_mels,
+        "network.encoder.n_mels": network["encoder"].get("n_mels", EncoderConfig.n_mels),
+        "network.energy.n_mels": network["energy"].get("n_mels", EnergyConfig.n_mels),
+    }
+    if len(set(n_mels.values())) > 1:
+        raise SchemaError(f"n_mels disagree: {n_mels}")
+    n_symbols = len(meta["frontend"]["symbol_table"]["symbols"])
+    if network["encoder"]["n_vocab"] != n_symbols:
+        raise SchemaError(
+            f"network.encoder.n_vocab ({network['encoder']['n_vocab']}) differs from the "
+            f"{n_symbols} symbols of frontend.symbol_table"
+        )
+    mel = MelConfig(**meta["mel"])
+    if not mel.hop_length <= mel.win_length <= mel.n_fft:
+        raise SchemaError(
+            f"mel needs hop_length <= win_length <= n_fft, got {mel.hop_length}, "
+            f"{mel.win_length}, {mel.n_fft}"
+        )
+    if not mel.f_min < mel.f_max <= mel.sample_rate / 2:
+        raise SchemaError(
+            f"mel needs f_min < f_max <= sample_rate / 2, got {mel.f_min}, {mel.f_max}, "
+            f"{mel.sample_rate}"
+        )
+
+
+def _expected_shapes(network: dict) -> dict[str, tuple[int, ...]]:
+    """Parameter shapes the config implies, from a model built on the meta device (no memory).
+
+    The model's own constructors apply its structural rules (heads divide channels, groups
+    divide U-Net channels); their ValueErrors name the problem.
+    """
+    try:
+        with torch.device("meta"):
+            model = EBMTTS.from_config(network)
+    except ValueError as exc:
+        raise SchemaError(f"network: {exc}") from None
+    return {name: tuple(t.shape) for name, t in model.state_dict().items()}
+
+
+def _build(
+    meta: dict, state: Mapping[str, torch.Tensor], info: dict, device: str
+) -> InferenceCheckpoint:
+    """The checkpoint of validated ``meta`` and matching ``state`` (any floating dtype)."""
+    for name, tensor in state.items():
+        if not torch.isfinite(tensor).all():
+            raise SchemaError(f"tensor {name} holds NaN or infinite values")
+    model = EBMTTS.from_config(meta["network"])
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    model.to(device).eval()
+    return InferenceCheckpoint(
+        model=model,
+        frontend=dict(meta["frontend"]),
+        mel=MelConfig(**meta["mel"]),
+        stats=MelStats.from_dict(meta["stats"]),
+        inference=dict(meta["inference"]),
+        info=info,
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def load_inference_checkpoint(path: str | Path, device: str = "cpu") -> InferenceCheckpoint:
+    """Read and check the header; only a header that passes gets its tensors read."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as handle:
-            raw = (handle.metadata() or {}).get(METADATA_KEY)
-        tensors = load_file(str(path), device=device)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a readable safetensors checkpoint: {exc}") from exc
-    if raw is None:
-        raise CheckpointError(f"{path} is a safetensors file without tts-ebm metadata")
-    try:
-        meta = json.loads(raw)
-        if meta.get("format") != FORMAT:
-            raise CheckpointError(f"{path}: unsupported checkpoint format {meta.get('format')!r}")
-        model = EBMTTS.from_config(meta["network"])
-        mel = MelConfig.from_dict(meta["mel"])
-        stats = MelStats.from_dict(meta["stats"])
-        frontend, inference = dict(meta["frontend"]), dict(meta["inference"])
-    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path} has malformed tts-ebm metadata: {exc!r}") from exc
-    state = {k: v.float() for k, v in tensors.items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
+            meta = _header_metadata(handle)
+            names = handle.keys()  # a safe_open handle is not iterable
+            tensors = {name: _tensor_info(handle, name) for name in names}
+            check_metadata(meta, tensors)
+            state = {name: handle.get_tensor(name) for name in tensors}
+        return _build(meta, state, meta.get("info", {}), device)
+    except SchemaError as exc:
+        raise CheckpointError(f"{path} has malformed tts-ebm metadata: {exc}") from None
+    except (SafetensorError, OSError, ValueError, RecursionError) as exc:
         raise CheckpointError(
-            f"{path} does not match its own network config "
-            f"(missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]})"
-        )
-    model.to(device).eval()
-    return InferenceCheckpoint(
-        model=model,
-        frontend=frontend,
-        mel=mel,
-        stats=stats,
-        inference=inference,
-        info=meta.get("info", {}),
-    )
+            f"{path} is not a readable safetensors checkpoint: {_one_line(exc)[:200]}"
+        ) from None
+
+
+def _header_metadata(handle: Any) -> Any:
+    """The decoded tts-ebm JSON of an open safetensors file (not yet checked)."""
+    raw = (handle.metadata() or {}).get(METADATA_KEY)
+    if raw is None:
+        raise SchemaError("a safetensors file without tts-ebm metadata")
+    return json.loads(raw)
+
+
+def _tensor_info(handle: Any, name: str) -> TensorInfo:
+    view = handle.get_slice(name)
+    return TensorInfo(tuple(view.get_shape()), view.get_dtype() in _FLOAT_DTYPES)
+
+
+def read_training_checkpoint(path: str | Path) -> dict:
+    """A Lightning ``.ckpt`` loaded with ``weights_only=True``; failures are one line.
+
+    torch's own message for a refused file advises ``weights_only=False``, which would run
+    whatever code the file holds: it is never passed on.
+    """
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        if not _is_torch_file(path):
+            raise CheckpointError(f"{path} is not a readable training checkpoint") from None
+        raise CheckpointError(
+            f"{path} is not a trusted checkpoint: it holds more than tensors and plain "
+            "containers (such a file can run code when loaded, so tts-ebm refuses it)"
+        ) from None
+    except (RuntimeError, OSError, EOFError, ValueError, KeyError, RecursionError) as exc:
+        detail = _one_line(exc).split(". ")[0][:160]  # torch adds advice after the first
+        raise CheckpointError(f"{path} is not a readable training checkpoint ({detail})") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
+        raise CheckpointError(f"{path} is not a Lightning training checkpoint (no state_dict)")
+    return ckpt
+
+
+def _is_torch_file(path: str | Path) -> bool:
+    """Whether ``path`` starts like ``torch.save`` output (a zip archive, or a legacy pickle),
+    so a refused unpickling means refused content rather than a file of some other kind."""
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+    return head == b"PK" or head[:1] == pickle.PROTO
+
+
+def load_training_checkpoint(path: str | Path, device: str = "cpu") -> InferenceCheckpoint:
+    """A Lightning training checkpoint as an in-memory inference checkpoint.
+
+    One mapping from the training config to the self-describing fields, shared by ``export``
+    and every command that accepts either kind of checkpoint; checked like a safetensors header.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    ckpt = read_training_checkpoint(path)
+    prefix = "model."
+    state = {
+        k[len(prefix) :]: v
+        for k, v in ckpt["state_dict"].items()
+        if isinstance(k, str) and k.startswith(prefix)
+    }
+    try:
+        config = ckpt["hyper_parameters"]["config"]
+        meta = {
+            "format": FORMAT,
+            "network": config["model"]["network"],
+            "frontend": config["data"]["frontend_config"],
+            "mel": MelConfig().to_dict(),
+            "stats": config["data"]["stats"],
+            "inference": config["inference"],
+        }
+        info = {"objective": config["objective"], "steps_trained": int(ckpt["global_step"])}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path} is not a tts-ebm training checkpoint (its config lacks {exc})"
+        ) from None
+    try:
+        tensors = {
+            k: TensorInfo(tuple(v.shape), v.is_floating_point())
+            for k, v in state.items()
+            if isinstance(v, torch.Tensor)
+        }
+        check_metadata(meta, tensors)
+        return _build(meta, state, info, device)
+    except SchemaError as exc:
+        raise CheckpointError(f"{path} has malformed tts-ebm metadata: {exc}") from None
 
 
 def load_checkpoint(path: str | Path, device: str = "cpu") -> InferenceCheckpoint:
@@ -116,20 +399,6 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> InferenceCheckpoin
     Commands take either, so a run can be listened to or evaluated mid-training without an
     export step.
     """
-    path = Path(path)
-    if path.suffix != ".ckpt":
-        return load_inference_checkpoint(path, device=device)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    from tts_ebm.train.run import load_training_checkpoint
-
-    try:
-        ckpt = load_training_checkpoint(path)
-    except (pickle.UnpicklingError, RuntimeError, KeyError, OSError, EOFError) as exc:
-        # torch.load's errors for corrupt or foreign files; its advice (weights_only=False)
-        # would run arbitrary code, so only the kind of failure is passed on.
-        raise CheckpointError(
-            f"{path} is not a readable training checkpoint ({type(exc).__name__})"
-        ) from exc
-    ckpt.model.to(device)
-    return ckpt
+    if Path(path).suffix == ".ckpt":
+        return load_training_checkpoint(path, device=device)
+    return load_inference_checkpoint(path, device=device)

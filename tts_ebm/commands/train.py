@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
 def _train(args: argparse.Namespace) -> int:
-    from tts_ebm.train.run import compose_config, train
+    from tts_ebm.train.run import TrainingStopped, compose_config, train
 
     if args.print_config:
         from omegaconf import OmegaConf
 
         print(OmegaConf.to_yaml(compose_config(args.overrides)))
         return 0
-    path = train(args.overrides)
+    try:
+        path = train(args.overrides)
+    except TrainingStopped as exc:
+        print(f"tts-ebm: {exc}", file=sys.stderr)
+        return exc.exit_code
     print(f"inference checkpoint: {path}")
     return 0
 

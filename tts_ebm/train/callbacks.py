@@ -14,6 +14,8 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import RichProgressBar
 
+from tts_ebm.checkpoint import read_training_checkpoint
+
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Write to a temporary file and rename: a crash mid-write leaves the old checkpoint intact.
@@ -35,11 +37,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         os.replace(tmp, path)
 
     def load_checkpoint(self, path: str | Path, map_location: Any = None, weights_only=None):
-        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        return read_training_checkpoint(path)  # on the CPU; Lightning moves what it restores
 
 
 class CheckpointOnSignal(L.Callback):
-    """SIGINT/SIGTERM: finish the current step, write ``last.ckpt``, then stop cleanly."""
+    """SIGINT/SIGTERM: finish the current step, write ``last.ckpt``, then stop; ``requested``
+    tells the caller the run was stopped, not finished (``train`` then exports nothing)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -65,6 +68,12 @@ class CheckpointOnSignal(L.Callback):
         trainer.should_stop = True
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exc) -> None:
+        self._restore()  # a failed fit must not leave this process deaf to Ctrl-C
+
+    def _restore(self) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()

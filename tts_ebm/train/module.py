@@ -35,7 +35,9 @@ class EBMTTSModule(L.LightningModule):
         self.objective = build_objective(config["objective"])
         self.stats = MelStats.from_dict(config["data"]["stats"])
         self.automatic_optimization = False
+        # Counted in this process: a run whose every update was skipped learnt nothing.
         self.skipped_updates = 0
+        self.applied_updates = 0
 
     # -- optimisation ---------------------------------------------------------------------
 
@@ -91,6 +93,7 @@ class EBMTTSModule(L.LightningModule):
             return loss.detach()
         optimizer.step()
         scheduler.step()
+        self.applied_updates += 1
         self.objective.on_train_batch_end(self.model.energy, step + 1)
         batch_size = batch.tokens.shape[0]
         self.log_dict(

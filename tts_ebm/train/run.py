@@ -4,19 +4,42 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
-from tts_ebm.audio import MelConfig, MelStats
+from tts_ebm.audio import MelStats
+from tts_ebm.checkpoint import (
+    INFERENCE,
+    STATS,
+    CheckpointError,
+    load_training_checkpoint,
+    read_training_checkpoint,
+    save_inference_checkpoint,
+)
 from tts_ebm.data.prepare import PrepareOptions, prepare_corpus
+from tts_ebm.schema import SchemaError
 from tts_ebm.text import TextFrontend
-
-if TYPE_CHECKING:
-    from tts_ebm.checkpoint import InferenceCheckpoint
+from tts_ebm.train.config_schema import check_training_config
 
 RUN_DIR_ENV = "TTS_EBM_RUN_DIR"  # DDP children re-run the command: they must share the run_dir
+
+
+class TrainingStopped(Exception):
+    """The run ended before ``trainer.max_steps``: its checkpoint is kept, nothing exported.
+
+    Not a success, so the command exits non-zero: 128 + the signal number when a signal
+    stopped it (130 for SIGINT, 143 for SIGTERM, as shells report), else 1.
+    """
+
+    def __init__(self, message: str, signum: int | None = None):
+        super().__init__(message)
+        self.exit_code = 128 + signum if signum else 1
+
+
+class TrainingFailed(ValueError):
+    """The run finished but learnt nothing usable (every update was skipped)."""
 
 
 def compose_config(overrides: list[str]) -> dict:
@@ -41,15 +64,21 @@ def compose_config(overrides: list[str]) -> dict:
 
 def _saved_config(run_dir: Path, overrides: list[str]) -> dict | None:
     """On resume, the run's own saved config wins; new key=value overrides are applied on top."""
+    import yaml
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
     saved = run_dir / "config.yaml"
     if not saved.is_file():
         return None
-    base = OmegaConf.load(saved)
     extra = [o for o in overrides if "=" in o and o.split("=")[0].lstrip("+~") not in _GROUPS]
-    merged = OmegaConf.merge(base, OmegaConf.from_dotlist([o.lstrip("+") for o in extra]))
-    return OmegaConf.to_container(merged, resolve=True)
+    try:
+        base = OmegaConf.load(saved)
+        merged = OmegaConf.merge(base, OmegaConf.from_dotlist([o.lstrip("+") for o in extra]))
+        return OmegaConf.to_container(merged, resolve=True)
+    except (OmegaConfBaseException, yaml.YAMLError) as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        raise ValueError(f"{saved} cannot be read back: {first_line}") from None
 
 
 _GROUPS = {"data", "model", "objective", "trainer", "experiment"}
@@ -92,7 +121,7 @@ def complete_config(config: dict) -> tuple[dict, Path]:
     frontend_config = dict(meta["cache_key"]["frontend"], add_blank=config["data"]["add_blank"])
     frontend = TextFrontend.from_config(frontend_config)
     config["data"]["prepared_dir"] = str(prepared)
-    config["data"]["stats"] = MelStats.load(prepared / "stats.json").to_dict()
+    config["data"]["stats"] = read_stats(prepared / "stats.json").to_dict()
     config["data"]["frontend_config"] = frontend.to_config()
     if config["data"].get("durations_dir"):
         from tts_ebm.train.durations import check_durations
@@ -104,32 +133,48 @@ def complete_config(config: dict) -> tuple[dict, Path]:
     return config, prepared
 
 
-def find_last_checkpoint(run_dir: Path) -> Path | None:
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if last.is_file():
-        return last
-    candidates = sorted((run_dir / "checkpoints").glob("step=*.ckpt"))
-    return candidates[-1] if candidates else None
+def read_stats(path: Path) -> MelStats:
+    """A prepared folder's statistics, refused unless finite and in range (a NaN std would
+    make every training update non-finite)."""
+    try:
+        data = json.loads(path.read_text())
+        STATS.check(data, "")
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{path}: {exc}; prepare the corpus again (`tts-ebm prepare`)") from None
+    return MelStats.from_dict(data)
+
+
+def find_resume_checkpoint(run_dir: Path) -> Path | None:
+    """The newest intact checkpoint of ``run_dir``: ``last.ckpt``, else the periodic ones,
+    newest first. Each unreadable one is reported in a line; none at all is an error."""
+    folder = run_dir / "checkpoints"
+    candidates = [folder / "last.ckpt"] if (folder / "last.ckpt").is_file() else []
+    candidates += sorted(folder.glob("step=*.ckpt"), reverse=True)
+    for candidate in candidates:
+        try:
+            read_training_checkpoint(candidate)
+        except CheckpointError as exc:
+            print(f"resume: skipping {exc}")
+            continue
+        return candidate
+    if candidates:
+        raise CheckpointError(f"no intact checkpoint to resume from in {folder}")
+    return None
 
 
 def train(overrides: list[str]) -> Path:
-    """Run training; returns the exported inference checkpoint."""
-    import lightning as L
+    """Run training; returns the exported inference checkpoint.
 
-    config = compose_config(overrides)
+    Raises TrainingStopped (a signal or an early stop: the checkpoint is kept, nothing is
+    exported) and TrainingFailed (every update skipped)."""
+    import lightning as L
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    config = resolve_config(overrides)
     run_dir = Path(config["run_dir"])
-    if config["resume"] or config["ckpt_path"]:
-        config = _saved_config(run_dir, overrides) or config
+    ckpt_path = resume_point(config, run_dir)
     os.environ[RUN_DIR_ENV] = str(run_dir)
     config, prepared = complete_config(config)
-
-    ckpt_path = config["ckpt_path"]
-    if config["resume"] and not ckpt_path:
-        found = find_last_checkpoint(run_dir)
-        ckpt_path = str(found) if found else None
-        print(f"resume: {'from ' + ckpt_path if found else 'no checkpoint in run_dir, fresh run'}")
-    if ckpt_path and not Path(ckpt_path).is_file():
-        raise FileNotFoundError(f"checkpoint not found: {ckpt_path}")
 
     L.seed_everything(config["seed"], workers=True, verbose=False)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -146,10 +191,62 @@ def train(overrides: list[str]) -> Path:
         print(started.summary())
     trainer = build_trainer(config, run_dir)
     datamodule = build_datamodule(config, prepared)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    if trainer.interrupted or trainer.global_step < config["trainer"]["max_steps"]:
-        print(f"stopped at step {trainer.global_step}; resume with resume=true run_dir={run_dir}")
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except SIGTERMException:
+        # Lightning's own handler, in the moment before ours is installed: a SystemExit(0).
+        raise _stopped(trainer, run_dir, signal.SIGTERM) from None
+    check_finished(trainer, module, run_dir)
     return export_from_module(module, run_dir / "model.safetensors", trainer.global_step)
+
+
+def resolve_config(overrides: list[str]) -> dict:
+    """The composed config (a resumed run's saved one, with new overrides), schema-checked."""
+    config = compose_config(overrides)
+    if config["resume"] or config["ckpt_path"]:
+        config = _saved_config(Path(config["run_dir"]), overrides) or config
+    try:
+        check_training_config(config)
+    except SchemaError as exc:
+        raise ValueError(f"bad training config: {exc}") from None
+    return config
+
+
+def resume_point(config: dict, run_dir: Path) -> str | None:
+    """The checkpoint to continue from, checked readable and trusted before any work starts."""
+    if config["ckpt_path"]:
+        read_training_checkpoint(config["ckpt_path"])
+        return config["ckpt_path"]
+    if not config["resume"]:
+        return None
+    found = find_resume_checkpoint(run_dir)
+    print(f"resume: {f'from {found}' if found else 'no checkpoint in run_dir, fresh run'}")
+    return str(found) if found else None
+
+
+def check_finished(trainer, module, run_dir: Path) -> None:
+    """Only a run that reached max_steps and learnt something is exported."""
+    from tts_ebm.train.callbacks import CheckpointOnSignal
+
+    signal_callbacks = (c for c in trainer.callbacks if isinstance(c, CheckpointOnSignal))
+    signum = next((c.requested for c in signal_callbacks if c.requested), None)
+    if signum or trainer.interrupted or trainer.global_step < trainer.max_steps:
+        raise _stopped(trainer, run_dir, signum)
+    if module.skipped_updates and not module.applied_updates:
+        raise TrainingFailed(
+            f"every one of the {module.skipped_updates} updates of this run was skipped "
+            "(non-finite loss or gradient): the model learnt nothing and was not exported; "
+            "check the data and its stats.json, or lower trainer.optim.lr"
+        )
+
+
+def _stopped(trainer, run_dir: Path, signum: int | None) -> TrainingStopped:
+    why = f"{signal.Signals(signum).name}: " if signum else ""
+    return TrainingStopped(
+        f"{why}training stopped at step {trainer.global_step} of {trainer.max_steps}; no model "
+        f"exported. Resume with `tts-ebm train resume=true run_dir={run_dir}`",
+        signum,
+    )
 
 
 def _write_config(run_dir: Path, config: dict) -> None:
@@ -161,8 +258,6 @@ def _write_config(run_dir: Path, config: dict) -> None:
 
 def export_from_module(module, path: Path, step: int) -> Path:
     """The inference checkpoint of a training module (rank 0 writes it)."""
-    from tts_ebm.checkpoint import save_inference_checkpoint
-
     config = module.config
     if module.global_rank == 0:
         save_inference_checkpoint(
@@ -180,32 +275,6 @@ def export_from_module(module, path: Path, step: int) -> Path:
     return path
 
 
-def load_training_checkpoint(ckpt_path: str | Path) -> InferenceCheckpoint:
-    """A Lightning training checkpoint as an in-memory inference checkpoint (weights_only load).
-
-    One mapping from the training config to the self-describing fields, shared by ``export``
-    and every command that accepts either kind of checkpoint.
-    """
-    from tts_ebm.checkpoint import InferenceCheckpoint
-    from tts_ebm.model.tts import EBMTTS
-
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    config = ckpt["hyper_parameters"]["config"]
-    model = EBMTTS.from_config(config["model"]["network"])
-    prefix = "model."
-    model.load_state_dict(
-        {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
-    )
-    return InferenceCheckpoint(
-        model=model.eval(),
-        frontend=config["data"]["frontend_config"],
-        mel=MelConfig(),
-        stats=MelStats.from_dict(config["data"]["stats"]),
-        inference=config["inference"],
-        info={"objective": config["objective"], "steps_trained": ckpt["global_step"]},
-    )
-
-
 def export_checkpoint(
     ckpt_path: str | Path,
     out: str | Path,
@@ -217,20 +286,20 @@ def export_checkpoint(
     ``inference`` replaces some of the default knobs the run was configured with (e.g. a step
     count chosen after evaluation), so the shipped file synthesises best without arguments.
     """
-    from tts_ebm.checkpoint import save_inference_checkpoint
-
     ckpt = load_training_checkpoint(ckpt_path)
     unknown = set(inference or {}) - set(ckpt.inference)
     if unknown:
         raise ValueError(
             f"unknown inference knobs {sorted(unknown)}; known: {sorted(ckpt.inference)}"
         )
+    knobs = {**ckpt.inference, **(inference or {})}
+    INFERENCE.check(knobs, "inference")  # what the loader would refuse is never written
     return save_inference_checkpoint(
         out,
         ckpt.model,
         frontend=ckpt.frontend,
         stats=ckpt.stats,
-        inference={**ckpt.inference, **(inference or {})},
+        inference=knobs,
         info=ckpt.info,
         mel=ckpt.mel,
         dtype=dtype,

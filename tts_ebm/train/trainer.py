@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from torch.utils.data import DataLoader
 
 from tts_ebm.audio import MelStats
@@ -98,25 +99,29 @@ def build_trainer(config: dict, run_dir: Path) -> L.Trainer:
         ValidationMedia(tcfg["val_media"], tcfg["vocoder"]),
     ]
     val_every = tcfg["val_every_steps"]
-    return L.Trainer(
-        default_root_dir=run_dir,
-        max_steps=tcfg["max_steps"],
-        accelerator=tcfg["accelerator"],
-        devices=tcfg["devices"],
-        strategy=tcfg["strategy"],
-        num_nodes=tcfg["num_nodes"],
-        precision=tcfg["precision"],
-        logger=[
-            TensorBoardLogger(run_dir, name="tensorboard", version=""),
-            # metrics.csv, easy to read back; a resumed run writes the next version_N folder.
-            CSVLogger(run_dir, name="csv"),
-        ],
-        callbacks=callbacks,
-        plugins=[AtomicCheckpointIO()],
-        val_check_interval=val_every,
-        check_val_every_n_epoch=None,
-        log_every_n_steps=tcfg["log_every_steps"],
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-        enable_model_summary=True,
-    )
+    try:
+        return L.Trainer(
+            default_root_dir=run_dir,
+            max_steps=tcfg["max_steps"],
+            accelerator=tcfg["accelerator"],
+            devices=tcfg["devices"],
+            strategy=tcfg["strategy"],
+            num_nodes=tcfg["num_nodes"],
+            precision=tcfg["precision"],
+            logger=[
+                TensorBoardLogger(run_dir, name="tensorboard", version=""),
+                # metrics.csv, easy to read back; a resumed run writes the next version_N folder.
+                CSVLogger(run_dir, name="csv"),
+            ],
+            callbacks=callbacks,
+            plugins=[AtomicCheckpointIO()],
+            val_check_interval=val_every,
+            check_val_every_n_epoch=None,
+            log_every_n_steps=tcfg["log_every_steps"],
+            num_sanity_val_steps=0,
+            use_distributed_sampler=False,
+            enable_model_summary=True,
+        )
+    except (MisconfigurationException, ImportError) as exc:
+        # e.g. trainer.accelerator=gpu on a machine without one, or tpu without torch_xla.
+        raise ValueError(f"bad trainer config: {str(exc).strip().splitlines()[0]}") from None
