@@ -315,7 +315,7 @@ def test_bad_checkpoints_and_mel_mismatch_are_refused(ipa_checkpoint, tmp_path):
     checkpoint.mel = MelConfig(f_max=7600.0)
     with pytest.raises(VocoderError, match="f_max: 7600.0 given, vocoder expects 8000.0"):
         Synthesizer(checkpoint, load_vocoder("griffin-lim"))
-    with pytest.raises(ValueError, match="speaking_rate must be positive"):
+    with pytest.raises(ValueError, match="speaking_rate must be >= 0.1 and <= 10"):
         Synthesizer(load_inference_checkpoint(ipa_checkpoint), load_vocoder("griffin-lim")).options(
             speaking_rate=0.0
         )

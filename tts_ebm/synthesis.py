@@ -20,7 +20,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from importlib.resources import files
 from pathlib import Path
@@ -30,7 +30,7 @@ import torch
 
 from tts_ebm.checkpoint import CheckpointError, InferenceCheckpoint, load_checkpoint
 from tts_ebm.hub import hf_download, is_hf_spec
-from tts_ebm.sampling import RefineConfig, refine_details
+from tts_ebm.sampling import RefineConfig, check_number, refine_details
 from tts_ebm.text import EmptyTextError, TextFrontend, normalize_text, split_sentences
 from tts_ebm.vocoder import Vocoder, load_vocoder
 
@@ -41,6 +41,11 @@ VOCODER_MARGIN = 16  # frames of silence after a batch's mels (see the module do
 DEFAULT_VOICE = ("voices", "default.safetensors")  # package data of tts_ebm
 DEFAULT_VOICE_ENV = "TTS_EBM_DEFAULT_VOICE"
 _PARAGRAPH_RE = re.compile(r"\n\s*\n")
+SPEAKING_RATES = (0.1, 10.0)  # the allowed range of speaking_rate
+MAX_SEED = 2**63 - 1
+MAX_BATCH_SIZE = 1024
+_BROKEN = "the checkpoint's network is broken"
+_DIVERGED = "the refinement diverged; try fewer steps or a smaller step size"
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class SynthesisOptions:
     noise (0 = start at μ), ``langevin`` λ scales the per-step noise √(2ηλ)·ε (0 = gradient
     descent), ``speaking_rate`` scales durations (>1 slower); ``schedule``, ``step_size_min``
     and ``stop_threshold`` as in :mod:`tts_ebm.sampling`; ``batch_size`` sentences per batch.
+    Ranges: the sampler's (:mod:`tts_ebm.sampling`), ``speaking_rate`` in [0.1, 10] (bounds the
+    frames a sentence can ask for), ``seed`` in [0, 2⁶³ − 1], ``batch_size`` in [1, 1024].
     """
 
     steps: int = 1
@@ -65,13 +72,19 @@ class SynthesisOptions:
     batch_size: int = 16
 
     def __post_init__(self) -> None:
-        if not self.speaking_rate > 0:
-            raise ValueError(f"speaking_rate must be positive, got {self.speaking_rate}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        check_number("speaking_rate", self.speaking_rate, *SPEAKING_RATES)
+        check_number("seed", self.seed, 0, MAX_SEED, integer=True)
+        check_number("batch_size", self.batch_size, 1, MAX_BATCH_SIZE, integer=True)
         self.refine_config()  # validates the sampler knobs
+
+    @classmethod
+    def from_checkpoint(cls, inference: Mapping[str, object]) -> SynthesisOptions:
+        """A checkpoint's stored knobs (unknown keys ignored); a bad one refuses the checkpoint."""
+        known = {f.name for f in fields(cls)}
+        try:
+            return cls(**{k: v for k, v in inference.items() if k in known})
+        except ValueError as exc:
+            raise ValueError(f"checkpoint's inference defaults: {exc}") from None
 
     def refine_config(self) -> RefineConfig:
         return RefineConfig(
@@ -146,9 +159,7 @@ class Synthesizer:
         self.stats = checkpoint.stats
         self.hop_length = checkpoint.mel.hop_length
         self.sample_rate = checkpoint.mel.sample_rate
-        known = {f.name for f in fields(SynthesisOptions)}
-        defaults = {k: v for k, v in checkpoint.inference.items() if k in known}
-        self.defaults = SynthesisOptions(**defaults)
+        self.defaults = SynthesisOptions.from_checkpoint(checkpoint.inference)
 
     @classmethod
     def from_pretrained(
@@ -251,15 +262,21 @@ class Synthesizer:
             options.refine_config(),
             generator=generators,
         )
+        valid = prior.frame_mask.bool()
+        _refuse_non_finite("μ", torch.where(valid, prior.mu, 0.0), sentences, _BROKEN)
+        _refuse_non_finite(
+            "the refined mel", torch.where(valid, refined.y, 0.0), sentences, _DIVERGED
+        )
         frames = [int(n) for n in prior.frame_mask.sum(dim=(1, 2)).round().tolist()]
         mu, y, taken = prior.mu.cpu().numpy(), refined.y.cpu().numpy(), refined.steps_taken.tolist()
         acoustic = time.perf_counter() - start
 
         start = time.perf_counter()
-        valid = prior.frame_mask.bool()
         log_mel = torch.where(valid, self.stats.denormalize(refined.y), LOG_SILENCE)
         log_mel = torch.nn.functional.pad(log_mel, (0, VOCODER_MARGIN), value=LOG_SILENCE)
-        waveforms = self.vocoder(log_mel).float().cpu().numpy()
+        waveforms = self.vocoder(log_mel).float()
+        _refuse_non_finite("the audio", waveforms, sentences, _DIVERGED)
+        waveforms = waveforms.cpu().numpy()
         vocoder = time.perf_counter() - start
 
         total = sum(frames)
@@ -298,6 +315,18 @@ class Synthesizer:
             f"Synthesizer(frontend={self.frontend!r}, vocoder={self.vocoder!r}, "
             f"defaults={self.defaults})"
         )
+
+
+def _refuse_non_finite(
+    what: str, values: torch.Tensor, sentences: list[Sentence], hint: str
+) -> None:
+    """A NaN or inf would reach the wav as noise or a constant full-scale signal: name the
+    first sentence (row of ``values``) it appears in instead."""
+    finite = values.isfinite().flatten(1).all(dim=1)
+    if not bool(finite.all()):
+        text = sentences[int((~finite).nonzero()[0])].text
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise ValueError(f"{what} of sentence {shown!r} is not finite (NaN or inf): {hint}")
 
 
 def _sentence_seed(seed: int, index: int) -> int:

@@ -75,13 +75,23 @@ def _report_speed(timings: list[tuple[float, float, float]], vocoder: str) -> No
 
 
 def _read_lines(path: Path) -> list[tuple[int, str | None, str]]:
-    """(line number, id or None, text) of every non-blank line of a ``text`` / ``id|text`` file."""
+    """(line number, id or None, text) of every non-blank line of a ``text`` / ``id|text`` file.
+
+    Bytes that are not UTF-8 become surrogates, as on the command line and stdin, so the front
+    end refuses that line with the same message and the other lines still run."""
     entries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    content = path.read_text(encoding="utf-8", errors="surrogateescape")
+    for number, line in enumerate(content.splitlines(), start=1):
         if line.strip():
             utt_id, sep, text = line.partition("|")
             entries.append((number, utt_id.strip() if sep else None, text if sep else line))
     return entries
+
+
+def _stdin_text() -> str:
+    """Standard input decoded as Python decodes the command line (bad bytes become surrogates),
+    whatever the locale, so binary input meets the front end's check like a TEXT argument."""
+    return sys.stdin.buffer.read().decode("utf-8", errors="surrogateescape")
 
 
 def _timing(result) -> tuple[float, float, float]:
@@ -128,7 +138,7 @@ def _synthesize(args: argparse.Namespace) -> int:
         raise ValueError("give both TEXT and OUT.wav")
     if single and args.out.suffix.lower() != ".wav":
         raise ValueError(f"the output must be a .wav file, got {args.out}")
-    text = sys.stdin.read() if args.text == "-" else args.text
+    text = _stdin_text() if args.text == "-" else args.text
     if single:
         if not text.strip():
             raise ValueError("text is empty")  # before loading anything
