@@ -91,19 +91,24 @@ DELETE = object()
 
 HEADER_PROBES = [
     # Sizes that would have been allocated before anything was checked.
-    ("network.encoder.channels", 10**6, "network.encoder.channels must be an integer in [1, 8192]"),
-    ("network.encoder.n_layers", 10**6, "network.encoder.n_layers must be an integer in [0, 64]"),
-    ("network.encoder.n_vocab", 10**9, "network.encoder.n_vocab must be an integer in [1, 10000]"),
-    ("network.energy.channels", [2**40], "network.energy.channels[0] must be an integer in"),
+    ("network.encoder.channels", 10**6, "network.encoder.channels must be >= 1 and <= 8192, got"),
+    ("network.encoder.n_layers", 10**6, "network.encoder.n_layers must be >= 0 and <= 64, got"),
+    ("network.encoder.n_vocab", 10**9, "network.encoder.n_vocab must be >= 1 and <= 10000, got"),
+    ("network.energy.channels", [2**40], "network.energy.channels[0] must be >= 1 and <= 8192"),
     ("network.energy.channels", [64] * 100, "network.energy.channels must be a list of 1 to 8"),
-    ("mel.n_mels", 10**7, "mel.n_mels must be an integer in [1, 512]"),
+    ("mel.n_mels", 10**7, "mel.n_mels must be >= 1 and <= 512, got 10000000"),
     # Statistics.
-    ("stats.mel_std", NAN, "stats.mel_std must be a finite number in [1e-06, 100], got nan"),
-    ("stats.mel_std", INF, "stats.mel_std must be a finite number in [1e-06, 100], got inf"),
-    ("stats.mel_std", 0.0, "stats.mel_std must be a finite number in [1e-06, 100], got 0.0"),
-    ("stats.mel_std", -2.0, "stats.mel_std must be a finite number"),
-    ("stats.mel_mean", NAN, "stats.mel_mean must be a finite number in [-100, 100], got nan"),
-    ("stats.mel_std", "2.0", "stats.mel_std must be a finite number in [1e-06, 100], got '2.0'"),
+    ("stats.mel_std", NAN, "stats.mel_std must be >= 1e-06 and <= 100, got nan"),
+    ("stats.mel_std", INF, "stats.mel_std must be >= 1e-06 and <= 100, got inf"),
+    ("stats.mel_std", 0.0, "stats.mel_std must be >= 1e-06 and <= 100, got 0.0"),
+    ("stats.mel_std", -2.0, "stats.mel_std must be >= 1e-06 and <= 100, got -2.0"),
+    ("stats.mel_mean", NAN, "stats.mel_mean must be >= -100 and <= 100, got nan"),
+    ("stats.mel_mean", 10**400, "stats.mel_mean must be >= -100 and <= 100, got 1000"),  # no float
+    (
+        "stats.mel_std",
+        "2.0",
+        "stats.mel_std must be a finite number >= 1e-06 and <= 100, got '2.0'",
+    ),
     # The symbol table.
     ("frontend.symbol_table", None, "frontend.symbol_table must be a mapping, got None"),
     ("frontend.symbol_table.symbols", None, "frontend.symbol_table.symbols must be a list"),
@@ -115,20 +120,24 @@ HEADER_PROBES = [
     (
         "network.encoder.n_layers",
         "2",
-        "network.encoder.n_layers must be an integer in [0, 64], got '2'",
+        "network.encoder.n_layers must be an integer >= 0 and <= 64, got '2'",
     ),
     (
         "network.encoder.n_heads",
         True,
-        "network.encoder.n_heads must be an integer in [1, 64], got True",
+        "network.encoder.n_heads must be an integer >= 1 and <= 64, got True",
     ),
-    ("network.encoder.channels", 16.0, "network.encoder.channels must be an integer in [1, 8192]"),
-    ("network.encoder.kernel_size", 4, "network.encoder.kernel_size must be an odd integer in"),
+    (
+        "network.encoder.channels",
+        16.0,
+        "network.encoder.channels must be an integer >= 1 and <= 8192, got 16.0",
+    ),
+    ("network.encoder.kernel_size", 4, "network.encoder.kernel_size must be an odd integer >= 1"),
     ("network.energy.form", "cubic", "network.energy.form must be one of 'scalar', 'quadratic'"),
     (
         "network.encoder.dropout",
         NAN,
-        "network.encoder.dropout must be a finite number in [0, 0.99]",
+        "network.encoder.dropout must be >= 0 and <= 0.99, got nan",
     ),
     # Missing fields and unknown ones.
     ("stats.mel_std", DELETE, "stats.mel_std is missing"),
@@ -142,16 +151,20 @@ HEADER_PROBES = [
     ("mel.f_max", 20000.0, "mel needs f_min < f_max <= sample_rate / 2"),
     ("network.encoder.n_heads", 3, "network: channels (16) must be divisible by n_heads (3)"),
     # Inference knobs stored as defaults.
-    ("inference.steps", 10**9, "inference.steps must be an integer in [0, 10000]"),
-    ("inference.steps", "1", "inference.steps must be an integer in [0, 10000], got '1'"),
-    ("inference.step_size", NAN, "inference.step_size must be a finite number in (0, 100]"),
-    ("inference.step_size", [1.0, INF], "inference.step_size must be a finite number in (0, 100]"),
-    ("inference.temperature", INF, "inference.temperature must be a finite number in [0, 10]"),
+    ("inference.steps", 10**9, "inference.steps must be >= 0 and <= 10000, got 1000000000"),
+    ("inference.steps", "1", "inference.steps must be an integer >= 0 and <= 10000, got '1'"),
+    ("inference.step_size", NAN, "inference.step_size must be a finite number > 0 and <= 100"),
+    ("inference.step_size", [1.0, INF], "inference.step_size must be a finite number > 0 and <="),
+    ("inference.temperature", INF, "inference.temperature must be >= 0 and <= 10, got inf"),
     (
         "inference.speaking_rate",
         1e9,
-        "inference.speaking_rate must be a finite number in [0.1, 10]",
+        "inference.speaking_rate must be >= 0.1 and <= 10, got 1000000000.0",
     ),
+    ("inference.stop_threshold", INF, "inference.stop_threshold must be >= 0 and finite, got inf"),
+    ("inference.schedule", "cubic", "inference.schedule must be one of 'constant', 'linear', 'co"),
+    # The synthesizer's rules between knobs (the loader used to pass these).
+    ("inference.step_size", [1.0, 0.5], "inference: a step_size list needs one value per step: 2"),
     ("inference.typo", 1, "inference has an unknown key 'typo'"),
     # Sizes within bounds that the weights present do not have.
     (
@@ -284,7 +297,7 @@ def test_the_cli_refuses_an_edited_checkpoint_in_one_line(checkpoint, tmp_path, 
     assert main([*args, "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert "stats.mel_std must be a finite number in [1e-06, 100], got nan" in err
+    assert "stats.mel_std must be >= 1e-06 and <= 100, got nan" in err
     assert not out.exists()
 
 
@@ -344,8 +357,8 @@ def test_a_training_checkpoint_is_checked_like_a_header(tmp_path):
     good = load_checkpoint(training_checkpoint(tmp_path / "good.ckpt"))
     assert good.info["steps_trained"] == 3
     probes = {
-        "model.network.encoder.channels": (10**6, "network.encoder.channels must be an integer"),
-        "data.stats.mel_std": (NAN, "stats.mel_std must be a finite number in [1e-06, 100]"),
+        "model.network.encoder.channels": (10**6, "network.encoder.channels must be >= 1 and <="),
+        "data.stats.mel_std": (NAN, "stats.mel_std must be >= 1e-06 and <= 100, got nan"),
         "data.frontend_config": (None, "frontend must be a mapping, got None"),
         "model.network.encoder.n_layers": (64, "the weights do not match the network config"),
     }
@@ -398,8 +411,8 @@ def test_an_unedited_copy_round_trips(checkpoint, tmp_path):
 def test_export_refuses_default_knobs_the_loader_would_refuse(tmp_path, capsys):
     good = training_checkpoint(tmp_path / "good.ckpt")
     for flags, message in [
-        (["--steps", "-5"], "inference.steps must be an integer in [0, 10000], got -5"),
-        (["--step-size", "nan"], "inference.step_size must be a finite number in (0, 100]"),
+        (["--steps", "-5"], "inference.steps must be >= 0 and <= 10000, got -5"),
+        (["--step-size", "nan"], "inference.step_size must be a finite number > 0 and <= 100"),
     ]:
         out = tmp_path / "out.safetensors"
         assert main(["export", str(good), str(out), *flags]) == 2

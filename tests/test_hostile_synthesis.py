@@ -141,13 +141,13 @@ def test_a_bad_knob_refuses_a_file_before_any_line_is_spoken(capsys, checkpoint,
 
 
 API_KNOBS = [
-    ({"steps": 2.5}, "steps must be an integer, got 2.5"),
+    ({"steps": 2.5}, "steps must be an integer >= 0 and <= 10000, got 2.5"),
     ({"steps": 10**400}, "steps must be >= 0 and <= 10000"),
-    ({"step_size": "0.1"}, "step_size must be a number, got '0.1'"),
+    ({"step_size": "0.1"}, "step_size must be a finite number > 0 and <= 100, got '0.1'"),
     ({"step_size": np.float32("nan")}, "step_size must be positive and <= 100"),
     ({"steps": 2, "step_size": [0.1, INF]}, "got inf (value 2 of the list)"),
-    ({"steps": 2, "step_size": (0.1, True)}, "step_size must be a number, got True"),
-    ({"temperature": True}, "temperature must be a number, got True"),
+    ({"steps": 2, "step_size": (0.1, True)}, "> 0 and <= 100, got True (value 2 of the list)"),
+    ({"temperature": True}, "temperature must be a finite number >= 0 and <= 10, got True"),
     ({"temperature": NAN}, "temperature must be >= 0 and <= 10, got nan"),
     ({"langevin": -INF}, "langevin must be >= 0 and <= 10, got -inf"),
     ({"speaking_rate": 10**400}, "speaking_rate must be >= 0.1 and <= 10"),
@@ -155,10 +155,10 @@ API_KNOBS = [
     ({"schedule": "exponential"}, "unknown schedule 'exponential'"),
     ({"schedule": "cosine", "step_size_min": NAN}, "step_size_min must be >= 0 and <= 100"),
     ({"stop_threshold": INF}, "stop_threshold must be >= 0 and finite, got inf"),
-    ({"seed": 1.0}, "seed must be an integer, got 1.0"),
+    ({"seed": 1.0}, "seed must be an integer >= 0 and <= 9223372036854775807, got 1.0"),
     ({"seed": -5}, "seed must be >= 0 and <= 9223372036854775807, got -5"),
     ({"batch_size": 0}, "batch_size must be >= 1 and <= 1024, got 0"),
-    ({"batch_size": "16"}, "batch_size must be an integer, got '16'"),
+    ({"batch_size": "16"}, "batch_size must be an integer >= 1 and <= 1024, got '16'"),
 ]
 
 
@@ -202,7 +202,7 @@ def test_a_billion_steps_are_refused_before_anything_is_allocated():
     [
         ("temperature", NAN, "temperature must be >= 0 and <= 10, got nan"),
         ("steps", 10**9, "steps must be >= 0 and <= 10000, got 1000000000"),
-        ("step_size", "fast", "step_size must be a number, got 'fast'"),
+        ("step_size", "fast", "step_size must be a finite number > 0 and <= 100, got 'fast'"),
         ("speaking_rate", INF, "speaking_rate must be >= 0.1 and <= 10, got inf"),
         ("batch_size", 0, "batch_size must be >= 1 and <= 1024, got 0"),
     ],

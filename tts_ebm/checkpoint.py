@@ -27,8 +27,8 @@ from tts_ebm.audio import MelConfig, MelStats
 from tts_ebm.model.encoder import EncoderConfig
 from tts_ebm.model.energy import EnergyConfig
 from tts_ebm.model.tts import EBMTTS
+from tts_ebm.sampling import KNOBS
 from tts_ebm.schema import (
-    AnyOf,
     Bool,
     Float,
     Int,
@@ -49,7 +49,6 @@ MAX_LAYERS = 64
 MAX_VOCAB = 10_000
 MAX_MELS = 512
 MAX_KERNEL = 31
-MAX_STEPS = 10_000  # refinement steps (the sampler's own bound)
 
 ENCODER = Record(
     {
@@ -113,21 +112,6 @@ STATS = Record(
     {"mel_mean": Float(-100.0, 100.0), "mel_std": Float(1e-6, 100.0), "n_frames": Int(0)},
     frozenset({"mel_mean", "mel_std"}),
 )
-_ETA = Float(0.0, 100.0, low_open=True)
-INFERENCE = Record(
-    {
-        "steps": Int(0, MAX_STEPS),
-        "step_size": AnyOf((_ETA, ListOf(_ETA, 1, MAX_STEPS))),
-        "temperature": Float(0.0, 10.0),
-        "langevin": Float(0.0, 10.0),
-        "speaking_rate": Float(0.1, 10.0),
-        "schedule": Str(),
-        "step_size_min": Float(0.0, 100.0),
-        "stop_threshold": Float(0.0, 1e6),
-        "seed": Int(0, 2**63 - 1),
-        "batch_size": Int(1, 1024),
-    }
-)
 HEADER = Record(
     {
         "format": Str((FORMAT,)),
@@ -135,7 +119,7 @@ HEADER = Record(
         "frontend": FRONTEND,
         "mel": MEL,
         "stats": STATS,
-        "inference": INFERENCE,
+        "inference": KNOBS,  # the synthesizer's own ranges and rules
         "info": Record({}, closed=False),
     },
     frozenset({"format", "network", "frontend", "mel", "stats", "inference"}),

@@ -13,11 +13,14 @@ Step-size schedules (η_k for k = 0..K−1; :meth:`RefineConfig.step_sizes`):
 * ``cosine``: from η to η_min along half a cosine (slow start and end of the decay).
 * an explicit list ``step_size=(η_0, ..., η_{K−1})``, one value per step.
 
-Allowed ranges (:class:`RefineConfig` refuses anything else, NaN and ±inf included, before any
-work, so a CLI flag, an API keyword and a checkpoint's stored default fail alike):
-``steps`` an integer in [0, 10000]; each η in (0, 100]; ``step_size_min`` in [0, 100] (at most η
-for a decaying schedule); ``temperature`` and ``langevin`` in [0, 10]; ``stop_threshold`` finite
-and >= 0.
+Allowed ranges (:data:`KNOBS`, the one place every inference knob's range is stated, so a CLI
+flag, an API keyword, a checkpoint's stored default and a training config's ``inference`` fail
+alike, NaN and ±inf included, before any work): ``steps`` an integer in [0, 10000]; each η in
+(0, 100]; ``step_size_min`` in [0, 100] (at most η for a decaying schedule); ``temperature`` and
+``langevin`` in [0, 10]; ``stop_threshold`` finite and >= 0. The synthesizer's own knobs live
+there too (:mod:`tts_ebm.checkpoint` cannot import :mod:`tts_ebm.synthesis`): ``speaking_rate``
+in [0.1, 10] (bounds the frames a sentence can ask for), ``seed`` in [0, 2⁶³ − 1] and
+``batch_size`` in [1, 1024].
 
 Early stopping (``stop_threshold`` > 0): an utterance stops moving, for good, at the first step
 where the root-mean-square of its score over its valid mel bins falls below the threshold; the
@@ -36,21 +39,61 @@ not go in.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, overload
+from dataclasses import dataclass, fields
+from typing import Any, Literal, overload
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from tts_ebm.model.energy import EnergyModel
+from tts_ebm.schema import AnyOf, Float, Int, ListOf, Record, SchemaError, Str
 
 SCHEDULES = ("constant", "linear", "cosine")
 MAX_STEPS = 10_000
 MAX_STEP_SIZE = 100.0
 MAX_NOISE = 10.0  # temperature τ and langevin λ: 1 is already the scale of the data
+SPEAKING_RATES = (0.1, 10.0)
+MAX_SEED = 2**63 - 1
+MAX_BATCH_SIZE = 1024
+STEP_SIZE = Float(0.0, MAX_STEP_SIZE, low_open=True)
+
+
+@dataclass(frozen=True)
+class _Knobs(Record):
+    """Each knob's range, then :class:`RefineConfig`'s own rules between knobs (a step_size list
+    needs one value per step, ...), so stored knobs that pass would also synthesise."""
+
+    def check(self, value: Any, key: str) -> None:
+        super().check(value, key)
+        sampler = {f.name for f in fields(RefineConfig)}
+        try:
+            RefineConfig(**{name: value[name] for name in sampler if name in value})
+        except ValueError as exc:
+            raise SchemaError(f"{key}: {exc}" if key else str(exc)) from None
+
+
+KNOBS = _Knobs(
+    {
+        "steps": Int(0, MAX_STEPS),
+        "step_size": AnyOf((STEP_SIZE, ListOf(STEP_SIZE, 1, MAX_STEPS))),
+        "temperature": Float(0.0, MAX_NOISE),
+        "langevin": Float(0.0, MAX_NOISE),
+        "schedule": Str(SCHEDULES),
+        "step_size_min": Float(0.0, MAX_STEP_SIZE),
+        "stop_threshold": Float(0.0),
+        "speaking_rate": Float(*SPEAKING_RATES),
+        "seed": Int(0, MAX_SEED),
+        "batch_size": Int(1, MAX_BATCH_SIZE),
+    }
+)
+_STOP_CHECK_EVERY = Int(1)
+
+
+def check_knob(name: str, value: object) -> None:
+    """Refuse (ValueError) a value of knob ``name`` outside its range in :data:`KNOBS`."""
+    KNOBS.fields[name].check(value, name)
 
 
 def check_number(
@@ -62,29 +105,18 @@ def check_number(
     integer: bool = False,
     low_open: bool = False,
 ) -> None:
-    """Refuse a knob that is not a finite number (an integer if asked) in its range, with a
-    message that names it and states the range. NaN fails every comparison, so the test asks
-    for a value inside the range, never for one outside it (``nan < 0`` is False)."""
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
-    inside = (value > low if low_open else value >= low) and value <= high
-    finite = isinstance(value, numbers.Integral) or math.isfinite(value)  # ints never overflow
-    if not (inside and finite):
-        lower = ("positive" if low == 0 else f"> {_show(low)}") if low_open else f">= {_show(low)}"
-        upper = "finite" if math.isinf(high) else f"<= {_show(high)}"
-        raise ValueError(f"{name} must be {lower} and {upper}, got {value!r}")
-
-
-def _show(bound: float) -> str:
-    return str(bound) if isinstance(bound, int) else f"{bound:g}"
+    """The schema's number check under another signature, for :mod:`tts_ebm.synthesis` until
+    it calls :func:`check_knob`."""
+    upper = None if math.isinf(high) else high
+    spec = Int(low, upper) if integer else Float(low, upper, low_open)
+    spec.check(value, name)
 
 
 @dataclass
 class RefineConfig:
     """Sampler knobs; ``step_size`` is η, or one η_k per step (then ``schedule`` is unused).
 
-    The one place the sampler's ranges are checked (see the module docstring)."""
+    Ranges as in :data:`KNOBS` (see the module docstring)."""
 
     steps: int = 1
     step_size: float | Sequence[float] = 1.0
@@ -96,25 +128,25 @@ class RefineConfig:
     stop_check_every: int = 4
 
     def __post_init__(self) -> None:
-        check_number("steps", self.steps, 0, MAX_STEPS, integer=True)
+        check_knob("steps", self.steps)
         self._check_step_sizes()
-        check_number("temperature", self.temperature, 0, MAX_NOISE)
-        check_number("langevin", self.langevin, 0, MAX_NOISE)
+        check_knob("temperature", self.temperature)
+        check_knob("langevin", self.langevin)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
-        check_number("step_size_min", self.step_size_min, 0, MAX_STEP_SIZE)
+        check_knob("step_size_min", self.step_size_min)
         if self.schedule != "constant" and not self.step_size_min <= self.step_size:
             raise ValueError(
                 f"step_size_min must lie in [0, step_size={self.step_size}], "
                 f"got {self.step_size_min}"
             )
-        check_number("stop_threshold", self.stop_threshold, 0)
-        check_number("stop_check_every", self.stop_check_every, 1, integer=True)
+        check_knob("stop_threshold", self.stop_threshold)
+        _STOP_CHECK_EVERY.check(self.stop_check_every, "stop_check_every")
 
     def _check_step_sizes(self) -> None:
         """η, or one η_k per step: the length is checked before anything is copied."""
         if isinstance(self.step_size, str) or not isinstance(self.step_size, Sequence):
-            check_number("step_size", self.step_size, 0, MAX_STEP_SIZE, low_open=True)
+            STEP_SIZE.check(self.step_size, "step_size")
             return
         if len(self.step_size) != self.steps:
             raise ValueError(
@@ -125,7 +157,7 @@ class RefineConfig:
             raise ValueError("give either a step_size list or a schedule, not both")
         for k, eta in enumerate(self.step_size, start=1):
             try:
-                check_number("step_size", eta, 0, MAX_STEP_SIZE, low_open=True)
+                STEP_SIZE.check(eta, "step_size")
             except ValueError as exc:
                 raise ValueError(f"{exc} (value {k} of the list)") from None
         self.step_size = tuple(float(eta) for eta in self.step_size)

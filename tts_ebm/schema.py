@@ -3,12 +3,14 @@
 A schema is a tree of small checkers, each of which can say what it accepts, so a refusal is
 one line naming the dotted key, the allowed range and the value ("trainer.max_steps must be an
 integer >= 1, got 'abc'"). Sizes carry upper bounds because a config's numbers decide how much
-memory the model built from it takes.
+memory the model built from it takes. :class:`Int` and :class:`Float` are the project's one
+number check: the inference knobs' ranges (:data:`tts_ebm.sampling.KNOBS`) are specs too.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Protocol
@@ -39,14 +41,6 @@ def _number(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:g}"
 
 
-def _range(low: float | None, high: float | None, low_open: bool = False) -> str:
-    if low is not None and high is not None:
-        return f"in {'(' if low_open else '['}{_number(low)}, {_number(high)}]"
-    if low is not None:
-        return f"{'>' if low_open else '>='} {_number(low)}"
-    return f"<= {_number(high)}" if high is not None else ""
-
-
 class _Leaf:
     """A scalar spec: ``check`` refuses whatever ``accepts`` does not."""
 
@@ -62,43 +56,83 @@ class _Leaf:
 
 
 @dataclass(frozen=True)
-class Int(_Leaf):
-    low: int | None = None
-    high: int | None = None
-    odd: bool = False
+class _Number(_Leaf):
+    """A number in [low, high], or (low, high] with ``low_open``; a None bound is no bound.
 
-    def describe(self) -> str:
-        kind = "an odd integer" if self.odd else "an integer"
-        return f"{kind} {_range(self.low, self.high)}".rstrip()
-
-    def accepts(self, value: Any) -> bool:
-        return (
-            isinstance(value, int)
-            and not isinstance(value, bool)
-            and (self.low is None or value >= self.low)
-            and (self.high is None or value <= self.high)
-            and (not self.odd or value % 2 == 1)
-        )
-
-
-@dataclass(frozen=True)
-class Float(_Leaf):
-    """A finite number (ints accepted); ``low_open`` excludes ``low`` itself."""
+    The one number check of the project (CLI flags, API keywords, checkpoint headers and
+    training configs alike). A value of the wrong kind is refused with the kind and the range
+    ("steps must be an integer >= 0 and <= 10000, got 2.5"), one of the right kind with the
+    range alone ("temperature must be >= 0 and <= 10, got nan"). NaN fails every comparison, so
+    the test asks for a value inside the range, never for one outside it.
+    """
 
     low: float | None = None
     high: float | None = None
     low_open: bool = False
 
-    def describe(self) -> str:
-        return f"a finite number {_range(self.low, self.high, self.low_open)}".rstrip()
+    def is_kind(self, value: Any) -> bool:
+        raise NotImplementedError
 
-    def accepts(self, value: Any) -> bool:
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            return False
-        if not math.isfinite(value):
-            return False
+    def is_inside(self, value: Any) -> bool:
         above = self.low is None or (value > self.low if self.low_open else value >= self.low)
         return above and (self.high is None or value <= self.high)
+
+    def bounds(self, after_noun: bool = True) -> str:
+        """The range as text, e.g. '>= 0 and <= 10'; alone (not ``after_noun``), '> 0' reads
+        'positive'."""
+        parts = []
+        if self.low is not None:
+            positive = self.low_open and self.low == 0 and not after_noun
+            operator = ">" if self.low_open else ">="
+            parts.append("positive" if positive else f"{operator} {_number(self.low)}")
+        if self.high is not None:
+            parts.append(f"<= {_number(self.high)}")
+        return " and ".join(parts)
+
+    def accepts(self, value: Any) -> bool:
+        return self.is_kind(value) and self.is_inside(value)
+
+    def check(self, value: Any, key: str) -> None:
+        if self.is_kind(value) and not self.is_inside(value):
+            raise SchemaError(f"{key} must be {self.bounds(after_noun=False)}, got {_shown(value)}")
+        super().check(value, key)
+
+
+@dataclass(frozen=True)
+class Int(_Number):
+    """An integer (numpy's too, never a bool); ``odd`` asks for an odd one."""
+
+    odd: bool = False
+
+    def describe(self) -> str:
+        return f"{'an odd integer' if self.odd else 'an integer'} {self.bounds()}".rstrip()
+
+    def is_kind(self, value: Any) -> bool:
+        integer = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        return integer and (not self.odd or value % 2 == 1)
+
+
+@dataclass(frozen=True)
+class Float(_Number):
+    """A finite number (ints and numpy scalars accepted, bools not)."""
+
+    def describe(self) -> str:
+        return f"a finite number {self.bounds()}".rstrip()
+
+    def is_kind(self, value: Any) -> bool:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+    def is_inside(self, value: Any) -> bool:
+        # An int is always finite, and math.isfinite(10**400) would overflow.
+        finite = isinstance(value, numbers.Integral) or math.isfinite(value)
+        return finite and super().is_inside(value)
+
+    def bounds(self, after_noun: bool = True) -> str:
+        """Alone, an unbounded top reads 'finite' (e.g. '>= 0 and finite')."""
+        text = super().bounds(after_noun)
+        if after_noun or self.high is not None:
+            return text
+        return f"{text} and finite" if text else "finite"
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ must also export to a checkpoint that loads.
 
 from __future__ import annotations
 
-from tts_ebm.checkpoint import ENCODER, ENERGY, FRONTEND, INFERENCE, STATS
+from tts_ebm.checkpoint import ENCODER, ENERGY, FRONTEND, STATS
 from tts_ebm.objectives import known_objectives
+from tts_ebm.sampling import KNOBS
 from tts_ebm.schema import AnyOf, Bool, Float, Int, ListOf, Record, Str, optional
 from tts_ebm.text.phonemize import PHONEMIZER_KINDS
 
@@ -87,7 +88,7 @@ TRAINING = Record(
         "ckpt_path": optional(Str()),
         "resume": Bool(),
         "init_from": optional(Str()),
-        "inference": INFERENCE,
+        "inference": KNOBS,
         "trainer": TRAINER,
         "data": DATA,
         "model": MODEL,

@@ -11,7 +11,6 @@ import torch
 
 from tts_ebm.audio import MelStats
 from tts_ebm.checkpoint import (
-    INFERENCE,
     STATS,
     CheckpointError,
     load_training_checkpoint,
@@ -19,6 +18,7 @@ from tts_ebm.checkpoint import (
     save_inference_checkpoint,
 )
 from tts_ebm.data.prepare import PrepareOptions, prepare_corpus
+from tts_ebm.sampling import KNOBS
 from tts_ebm.schema import SchemaError
 from tts_ebm.text import TextFrontend
 from tts_ebm.train.config_schema import check_training_config
@@ -293,7 +293,7 @@ def export_checkpoint(
             f"unknown inference knobs {sorted(unknown)}; known: {sorted(ckpt.inference)}"
         )
     knobs = {**ckpt.inference, **(inference or {})}
-    INFERENCE.check(knobs, "inference")  # what the loader would refuse is never written
+    KNOBS.check(knobs, "inference")  # what the loader would refuse is never written
     return save_inference_checkpoint(
         out,
         ckpt.model,
