@@ -13,8 +13,9 @@ from rich.progress import (
 )
 
 
-def count_progress(*, stderr: bool = False) -> Progress:
-    """Description, bar, done/total, elapsed, remaining; ``stderr`` keeps stdout for results."""
+def count_progress(*, stderr: bool = False, transient: bool = False) -> Progress:
+    """Description, bar, done/total, elapsed, remaining; ``stderr`` keeps stdout for results;
+    a ``transient`` bar is erased when it stops (and never printed where stderr is no terminal)."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -22,4 +23,5 @@ def count_progress(*, stderr: bool = False) -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=Console(stderr=True) if stderr else None,
+        transient=transient,
     )

@@ -96,22 +96,6 @@ def check_knob(name: str, value: object) -> None:
     KNOBS.fields[name].check(value, name)
 
 
-def check_number(
-    name: str,
-    value: object,
-    low: float,
-    high: float = math.inf,
-    *,
-    integer: bool = False,
-    low_open: bool = False,
-) -> None:
-    """The schema's number check under another signature, for :mod:`tts_ebm.synthesis` until
-    it calls :func:`check_knob`."""
-    upper = None if math.isinf(high) else high
-    spec = Int(low, upper) if integer else Float(low, upper, low_open)
-    spec.check(value, name)
-
-
 @dataclass
 class RefineConfig:
     """Sampler knobs; ``step_size`` is η, or one η_k per step (then ``schedule`` is unused).

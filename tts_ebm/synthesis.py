@@ -10,7 +10,7 @@ Every sentence draws its noise from its own generator, seeded by (seed, the sent
 its text), and the sampler draws that noise at the sentence's own length: the mels depend on the
 text, the knobs and the seed, not on the batch size or the other texts of a batch (up to float
 round-off). Each sentence reaches the vocoder followed by VOCODER_MARGIN frames of silence, more
-than HiFi-GAN V1's receptive field (15 frames), so it ends as it would before a pause. In the
+than HiFi-GAN V1's receptive field (14 frames), so it ends as it would before a pause. In the
 cpu-bf16 vocoder runtime, float round-off of the mel can flip bf16 roundings: the same sentence
 synthesised in another batch differs by up to ~2e-3 in amplitude (~50 dB SNR); in float32, ~1e-5.
 """
@@ -31,7 +31,7 @@ import torch
 
 from tts_ebm.checkpoint import CheckpointError, InferenceCheckpoint, load_checkpoint
 from tts_ebm.hub import hf_download, is_hf_spec
-from tts_ebm.sampling import RefineConfig, check_number, refine_details
+from tts_ebm.sampling import RefineConfig, check_knob, refine_details
 from tts_ebm.text import EmptyTextError, TextFrontend, normalize_text, split_sentences
 from tts_ebm.vocoder import Vocoder, load_vocoder
 
@@ -43,9 +43,6 @@ STREAM_FIRST_FRAMES = 64  # the first chunk of a text's audio: ~0.74 s
 DEFAULT_VOICE = ("voices", "default.safetensors")  # package data of tts_ebm
 DEFAULT_VOICE_ENV = "TTS_EBM_DEFAULT_VOICE"
 _PARAGRAPH_RE = re.compile(r"\n\s*\n")
-SPEAKING_RATES = (0.1, 10.0)  # the allowed range of speaking_rate
-MAX_SEED = 2**63 - 1
-MAX_BATCH_SIZE = 1024
 _BROKEN = "the checkpoint's network is broken"
 _DIVERGED = "the refinement diverged; try fewer steps or a smaller step size"
 
@@ -58,8 +55,7 @@ class SynthesisOptions:
     noise (0 = start at μ), ``langevin`` λ scales the per-step noise √(2ηλ)·ε (0 = gradient
     descent), ``speaking_rate`` scales durations (>1 slower); ``schedule``, ``step_size_min``
     and ``stop_threshold`` as in :mod:`tts_ebm.sampling`; ``batch_size`` sentences per batch.
-    Ranges: the sampler's (:mod:`tts_ebm.sampling`), ``speaking_rate`` in [0.1, 10] (bounds the
-    frames a sentence can ask for), ``seed`` in [0, 2⁶³ − 1], ``batch_size`` in [1, 1024].
+    Ranges: :data:`tts_ebm.sampling.KNOBS`.
     """
 
     steps: int = 1
@@ -74,9 +70,8 @@ class SynthesisOptions:
     batch_size: int = 16
 
     def __post_init__(self) -> None:
-        check_number("speaking_rate", self.speaking_rate, *SPEAKING_RATES)
-        check_number("seed", self.seed, 0, MAX_SEED, integer=True)
-        check_number("batch_size", self.batch_size, 1, MAX_BATCH_SIZE, integer=True)
+        for name in ("speaking_rate", "seed", "batch_size"):
+            check_knob(name, getattr(self, name))
         self.refine_config()  # validates the sampler knobs
 
     @classmethod
@@ -266,10 +261,11 @@ class Synthesizer:
         for chunk in self.stream_detailed(text, **knobs):
             yield chunk.waveform
 
-    def stream_detailed(self, text: str, **knobs: object) -> Iterator[AudioChunk]:
-        """:meth:`stream` with, for every chunk, its sentence and the seconds it took."""
+    def stream_detailed(self, text: str | list[Sentence], **knobs: object) -> Iterator[AudioChunk]:
+        """:meth:`stream` with, for every chunk, its sentence and the seconds it took; ``text``
+        may be its :meth:`sentences`, analysed beforehand."""
         options = self.options(**knobs)
-        sentences = self.sentences(text)
+        sentences = text if isinstance(text, list) else self.sentences(text)
         for index, mels, acoustic in self._acoustic_groups(list(enumerate(sentences)), options):
             start = time.perf_counter()
             for wave in self._vocode(mels, first_in_text=index == 0):

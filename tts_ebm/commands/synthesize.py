@@ -7,6 +7,10 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import TextIO
+
+from tts_ebm.threads import THREADS_ENV
+from tts_ebm.vocoder.runtime import RUNTIME_HELP, RUNTIMES
 
 _ID_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -66,12 +70,14 @@ def _save(result, out: Path, save_mel: bool) -> None:
         plots.save(figure, out.with_suffix(".mel.png"))
 
 
-def _report_speed(timings: list[tuple[float, float, float]], vocoder: str) -> None:
+def _report_speed(
+    timings: list[tuple[float, float, float]], vocoder: str, file: TextIO = sys.stdout
+) -> None:
     """Real-time factors from (audio s, acoustic s, vocoder s) per output."""
     seconds, acoustic, vocoding = (sum(column) for column in zip(*timings, strict=True))
-    print(f"audio: {seconds:.2f} s")
-    print(f"acoustic model: {acoustic:.3f} s, RTF {acoustic / seconds:.3f}")
-    print(f"vocoder ({vocoder}): {vocoding:.3f} s, RTF {vocoding / seconds:.3f}")
+    print(f"audio: {seconds:.2f} s", file=file)
+    print(f"acoustic model: {acoustic:.3f} s, RTF {acoustic / seconds:.3f}", file=file)
+    print(f"vocoder ({vocoder}): {vocoding:.3f} s, RTF {vocoding / seconds:.3f}", file=file)
 
 
 def _read_lines(path: Path) -> list[tuple[int, str | None, str]]:
@@ -126,36 +132,100 @@ def _synthesize_file(args: argparse.Namespace, entries: list, synth) -> int:
             _save(result, out, args.save_mel)
             timings.append(_timing(result))
     print(f"wrote {len(timings)} files to {args.out_dir}, skipped {n_bad} lines")
-    _report_speed(timings, synth.vocoder.name)
+    _report_speed(timings, synth.vocoder.label)
     return 0
 
 
+def _output(args: argparse.Namespace) -> str | None:
+    """Where the single-text audio goes: a .wav path, '-' (wav on stdout), or None (raw)."""
+    if args.output_raw:
+        if args.out is not None or args.file is not None:
+            raise ValueError("--output-raw writes to standard output: give TEXT only")
+        return None
+    if args.out is None:
+        raise ValueError("give both TEXT and OUT.wav (or '-' for a wav on stdout, or --output-raw)")
+    if args.out != "-" and Path(args.out).suffix.lower() != ".wav":
+        raise ValueError(f"the output must be a .wav file or '-', got {args.out}")
+    return args.out
+
+
 def _synthesize(args: argparse.Namespace) -> int:
-    single = args.text is not None or args.out is not None
+    single = args.text is not None or args.out is not None or args.output_raw
     if single == (args.file is not None) or (args.file is None) != (args.out_dir is None):
         raise ValueError("give TEXT and OUT.wav, or --file FILE and --out-dir DIR")
-    if single and (args.text is None or args.out is None):
+    if single and args.text is None:
         raise ValueError("give both TEXT and OUT.wav")
-    if single and args.out.suffix.lower() != ".wav":
-        raise ValueError(f"the output must be a .wav file, got {args.out}")
+    out = _output(args) if single else None
+    if single and args.save_mel and out in (None, "-"):
+        raise ValueError("--save-mel needs an OUT.wav file")
     text = _stdin_text() if args.text == "-" else args.text
     if single:
         if not text.strip():
             raise ValueError("text is empty")  # before loading anything
-        _check_writable(args.out)
+        if out not in (None, "-"):
+            _check_writable(Path(out))
     else:
         entries = _read_lines(args.file)
 
+    from tts_ebm.threads import configure_threads
+
+    configure_threads(args.threads)
     from tts_ebm.synthesis import Synthesizer
 
-    synth = Synthesizer.from_pretrained(args.checkpoint, device=args.device, vocoder=args.vocoder)
+    synth = Synthesizer.from_pretrained(
+        args.checkpoint,
+        device=args.device,
+        vocoder=args.vocoder,
+        vocoder_runtime=args.vocoder_runtime,
+    )
     if not single:
         return _synthesize_file(args, entries, synth)
-    result = synth.synthesize_detailed(text, **_knobs(args))
-    print(f"phonemes: {result.phonemes}")
-    _save(result, args.out, args.save_mel)
-    print(f"wrote {args.out}")
-    _report_speed([_timing(result)], synth.vocoder.name)
+    if args.save_mel:
+        result = synth.synthesize_detailed(text, **_knobs(args))
+        print(f"phonemes: {result.phonemes}")
+        _save(result, Path(out), save_mel=True)
+        print(f"wrote {out}")
+        _report_speed([_timing(result)], synth.vocoder.label)
+        return 0
+    return _stream(synth, text, _knobs(args), out)
+
+
+def _stream(synth, text: str, knobs: dict, out: str | None) -> int:
+    """Write audio sentence by sentence as it is made, with a progress bar on stderr. Ctrl-C
+    keeps the sentences done as a valid wav; an error removes the unfinished file."""
+    from tts_ebm.audio_output import audio_sink
+    from tts_ebm.progress import count_progress
+
+    to_file = out not in (None, "-")
+    report = sys.stdout if to_file else sys.stderr  # stdout carries the audio otherwise
+    synth.options(**knobs)  # bad knobs fail before any work
+    sentences = synth.sentences(text)
+    seconds = acoustic = vocoding = 0.0
+    done = 0
+    try:
+        with (
+            count_progress(stderr=True, transient=True) as progress,
+            audio_sink(out or "-", synth.sample_rate, raw=out is None) as write,
+        ):
+            task = progress.add_task("sentences", total=len(sentences))
+            for chunk in synth.stream_detailed(sentences, **knobs):
+                write(chunk.waveform)
+                seconds += len(chunk.waveform) / synth.sample_rate
+                acoustic += chunk.acoustic_seconds
+                vocoding += chunk.vocoder_seconds
+                done = chunk.sentence_index  # the sentences before this one are complete
+                progress.update(task, completed=done)
+    except KeyboardInterrupt:
+        if to_file:
+            print(f"kept {done} of {len(sentences)} sentences in {out}", file=sys.stderr)
+        raise
+    except BaseException:
+        if to_file:
+            Path(out).unlink(missing_ok=True)
+        raise
+    print(f"phonemes: {' '.join(s.phonemes for s in sentences)}", file=report)
+    print(f"wrote {out}" if to_file else "wrote standard output", file=report)
+    _report_speed([(seconds, acoustic, vocoding)], synth.vocoder.label, file=report)
     return 0
 
 
@@ -177,7 +247,18 @@ def register(commands: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("text", nargs="?", help="text to speak ('-' reads standard input)")
-    p.add_argument("out", nargs="?", type=Path, help="output wav (22050 Hz, 16-bit mono)")
+    p.add_argument(
+        "out",
+        nargs="?",
+        help="output wav (22050 Hz, 16-bit mono), written sentence by sentence; '-' writes the "
+        "wav to standard output",
+    )
+    p.add_argument(
+        "--output-raw",
+        action="store_true",
+        help="write raw float32 little-endian samples to standard output as they are made, "
+        "e.g. | aplay -r 22050 -f FLOAT_LE (no OUT)",
+    )
     p.add_argument(
         "--file",
         type=Path,
@@ -243,7 +324,19 @@ def register(commands: argparse._SubParsersAction) -> None:
         "griffin-lim (no weights, for checks), hf://OWNER/REPO[@REV]/PATH, or a local HiFi-GAN "
         "V1 weight file (.pth, .pth.tar, .pt, .safetensors)",
     )
+    p.add_argument(
+        "--vocoder-runtime",
+        choices=RUNTIMES,
+        default="auto",
+        help="how HiFi-GAN runs: " + RUNTIME_HELP,
+    )
     p.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda when available)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help=f"torch threads (default: ${THREADS_ENV}, else the physical cores not busy with "
+        "other work)",
+    )
     p.add_argument(
         "--seed",
         type=int,

@@ -162,8 +162,8 @@ class HiFiGANGenerator(nn.Module):
         reach = (self.conv_pre.kernel_size[-1] - 1) / 2  # in frames
         rate = 1  # samples per frame at the current stage
         for i, up in enumerate(self.ups):
-            # An upsampled sample depends on kernel/stride input positions of the stage before.
-            reach += up.kernel_size[-1] / up.stride[-1] / rate
+            # An upsampled sample depends on input positions within kernel/stride/2 of it.
+            reach += up.kernel_size[-1] / up.stride[-1] / 2 / rate
             rate *= up.stride[-1]
             stage = self.resblocks[i * self.n_kernels : (i + 1) * self.n_kernels]
             reach += max(block.reach() for block in stage) / rate

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # the names below are read by argument parsers: keep torch out of import
+    import torch
+    from torch import nn
 
-from tts_ebm.vocoder.hifigan import HiFiGANGenerator
+    from tts_ebm.vocoder.hifigan import HiFiGANGenerator
 
 RUNTIMES = ("auto", "torch", "cpu-fp32", "cpu-bf16")
 RUNTIME_HELP = (
@@ -68,6 +70,8 @@ def apply_runtime(generator: HiFiGANGenerator, runtime: str) -> HiFiGANGenerator
     """
     if runtime == "torch":
         return generator
+    import torch
+
     _convert_convolutions(generator)
     generator.channels_last_2d = True
     if runtime == "cpu-bf16":
@@ -79,6 +83,8 @@ def apply_runtime(generator: HiFiGANGenerator, runtime: str) -> HiFiGANGenerator
 def _convert_convolutions(module: nn.Module) -> None:
     """Every Conv1d / ConvTranspose1d below ``module`` → its 2-D twin over (C, 1, T), weights in
     channels-last memory; the same arithmetic, in the layout oneDNN is fast at."""
+    from torch import nn
+
     for name, child in module.named_children():
         if isinstance(child, nn.Conv1d | nn.ConvTranspose1d):
             setattr(module, name, _as_2d(child))
@@ -87,6 +93,9 @@ def _convert_convolutions(module: nn.Module) -> None:
 
 
 def _as_2d(conv: nn.Conv1d | nn.ConvTranspose1d) -> nn.Module:
+    import torch
+    from torch import nn
+
     kind = nn.ConvTranspose2d if isinstance(conv, nn.ConvTranspose1d) else nn.Conv2d
     extra = {"output_padding": (0, conv.output_padding[0])} if kind is nn.ConvTranspose2d else {}
     twin = kind(

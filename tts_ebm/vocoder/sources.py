@@ -74,6 +74,11 @@ class Vocoder:
         return self.mel_config.sample_rate
 
     @property
+    def label(self) -> str:
+        """The name, with the runtime where there is a choice (HiFi-GAN)."""
+        return f"{self.name}, {self.runtime}" if self.context is not None else self.name
+
+    @property
     def hop_length(self) -> int:
         return self.mel_config.hop_length
 
