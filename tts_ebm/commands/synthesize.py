@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -190,11 +191,17 @@ def _synthesize(args: argparse.Namespace) -> int:
     return _stream(synth, text, _knobs(args), out)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def _stream(synth, text: str, knobs: dict, out: str | None) -> int:
     """Write audio sentence by sentence as it is made, with a progress bar on stderr. Ctrl-C
-    keeps the sentences done as a valid wav; an error removes the unfinished file."""
+    or SIGTERM keeps the sentences done as a valid wav; an error removes the unfinished file."""
     from tts_ebm.audio_output import audio_sink
     from tts_ebm.progress import count_progress
+
+    signal.signal(signal.SIGTERM, _interrupt)
 
     to_file = out not in (None, "-")
     report = sys.stdout if to_file else sys.stderr  # stdout carries the audio otherwise

@@ -30,7 +30,7 @@ WHEEL_WEIGHTS = {
 GRIFFIN_LIM = "griffin-lim"
 WEIGHT_SUFFIXES = (".pth", ".pth.tar", ".pt", ".safetensors")
 # Activation memory one HiFi-GAN call may use (a batch of long sentences needed gigabytes).
-MEMORY_BUDGET = 256 * 2**20
+MEMORY_BUDGET = 512 * 2**20
 CHOICES = (
     *WHEEL_WEIGHTS,
     GRIFFIN_LIM,
