@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
+from torch.overrides import TorchFunctionMode
 
 from tts_ebm.audio import MelConfig, MelStats
 from tts_ebm.model.encoder import EncoderConfig
@@ -230,6 +231,16 @@ def _check_consistency(meta: dict) -> None:
         )
 
 
+class _SkipNormalInit(TorchFunctionMode):
+    """Leaves ``normal_`` initialisation out: meaningless on the meta device, where torch 2.13
+    routes it through code that imports torch._dynamo (~1.5 s of every synthesis start)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in (torch.Tensor.normal_, torch.nn.init.normal_):
+            return args[0] if args else kwargs["tensor"]
+        return func(*args, **(kwargs or {}))
+
+
 def _expected_shapes(network: dict) -> dict[str, tuple[int, ...]]:
     """Parameter shapes the config implies, from a model built on the meta device (no memory).
 
@@ -237,7 +248,7 @@ def _expected_shapes(network: dict) -> dict[str, tuple[int, ...]]:
     divide U-Net channels); their ValueErrors name the problem.
     """
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), _SkipNormalInit():
             model = EBMTTS.from_config(network)
     except ValueError as exc:
         raise SchemaError(f"network: {exc}") from None

@@ -32,7 +32,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tts_ebm.audio import SAMPLE_RATE, AudioError, load_audio, save_wav
 from tts_ebm.text.normalize import normalize_text
 
 DEFAULT_VOICE = "cmu_us_slt_arctic_hts"
@@ -147,6 +146,8 @@ def is_valid_wav(path: Path) -> bool:
     """A finished corpus wav: readable, non-empty, 22050 Hz mono 16-bit PCM."""
     import soundfile as sf
 
+    from tts_ebm.audio import SAMPLE_RATE
+
     try:
         info = sf.info(str(path))
     except (OSError, RuntimeError):
@@ -246,6 +247,8 @@ class _Synthesizer:
         """Resample festival's wav to the corpus rate and move it into place atomically (so a
         half-written file never looks finished to a resumed build); returns an error or None."""
         import soundfile as sf
+
+        from tts_ebm.audio import SAMPLE_RATE, AudioError, load_audio, save_wav
 
         try:
             self.native_rate = sf.info(str(raw)).samplerate
