@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from tts_ebm.threads import THREADS_ENV
-from tts_ebm.vocoder.runtime import RUNTIME_HELP, RUNTIMES
+from tts_ebm.commands.speed_options import add_speed_options
 
 _ID_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -331,19 +330,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "griffin-lim (no weights, for checks), hf://OWNER/REPO[@REV]/PATH, or a local HiFi-GAN "
         "V1 weight file (.pth, .pth.tar, .pt, .safetensors)",
     )
-    p.add_argument(
-        "--vocoder-runtime",
-        choices=RUNTIMES,
-        default="auto",
-        help="how HiFi-GAN runs: " + RUNTIME_HELP,
-    )
+    add_speed_options(p)
     p.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda when available)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        help=f"torch threads (default: ${THREADS_ENV}, else the physical cores not busy with "
-        "other work)",
-    )
     p.add_argument(
         "--seed",
         type=int,

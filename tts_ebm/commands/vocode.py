@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from tts_ebm.commands.speed_options import add_speed_options
+
 
 def _vocode(args: argparse.Namespace) -> int:
     from tts_ebm.progress import count_progress
@@ -17,8 +19,11 @@ def _vocode(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.in_dir} is not a folder of wavs")
     if args.out_dir.resolve() == args.in_dir.resolve():
         raise ValueError("OUT_DIR must differ from IN_DIR: the recordings would be overwritten")
+    from tts_ebm.threads import configure_threads
+
+    configure_threads(args.threads)
     device = args.device or "cpu"
-    vocoder = load_vocoder(args.vocoder, device=device)
+    vocoder = load_vocoder(args.vocoder, device=device, runtime=args.vocoder_runtime)
     start = time.perf_counter()
     with count_progress() as bar:
         task = bar.add_task("vocode", total=None)
@@ -34,7 +39,7 @@ def _vocode(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     rtf = f", RTF {elapsed / report.seconds:.3f}" if report.seconds else ""
     print(
-        f"vocoded {report.made} wavs with {vocoder.name} ({report.reused} already there, "
+        f"vocoded {report.made} wavs with {vocoder.label} ({report.reused} already there, "
         f"{len(report.failed)} skipped) in {elapsed:.1f} s{rtf} → {args.out_dir}"
     )
     if not report.made and not report.reused:
@@ -61,5 +66,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="universal (default), ljspeech, griffin-lim, hf://..., or a HiFi-GAN V1 weight file",
     )
     p.add_argument("--device", help="cpu (default), cuda, cuda:N")
+    add_speed_options(p)
     p.add_argument("--overwrite", action="store_true", help="redo outputs that exist")
     p.set_defaults(handler=_vocode)
