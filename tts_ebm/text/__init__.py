@@ -2,13 +2,7 @@
 (espeak-ng IPA or characters), versioned symbol tables and tokenisation."""
 
 from tts_ebm.text.frontend import EmptyTextError, FrontendOutput, TextFrontend
-from tts_ebm.text.normalize import (
-    normalize_text,
-    number_to_words,
-    ordinal_to_words,
-    split_sentences,
-    year_to_words,
-)
+from tts_ebm.text.normalize import normalize_text, split_sentences
 from tts_ebm.text.phonemize import (
     PHONEMIZER_KINDS,
     CharacterPhonemizer,
@@ -16,6 +10,7 @@ from tts_ebm.text.phonemize import (
     Phonemizer,
     make_phonemizer,
 )
+from tts_ebm.text.readings.numbers import number_to_words, ordinal_to_words, year_to_words
 from tts_ebm.text.symbols import BLANK, CHARS_V1, IPA_V1, PAD, SymbolTable, symbol_table
 from tts_ebm.text.tokenizer import Tokenizer
 from tts_ebm.text.validate import NotLanguageError, check_text

@@ -1,0 +1,112 @@
+"""Characters: Unicode to plain English letters, markup, and the punctuation that is kept.
+
+The output alphabet is ASCII letters, digits, spaces and the sentence punctuation
+``, . ! ? ; : - ' "``, which carries prosody; both front ends (IPA and characters) see the same
+letters.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = [
+    "collapse_whitespace",
+    "keep_speakable",
+    "strip_markup",
+    "tidy_punctuation",
+    "to_ascii_letters",
+]
+
+_CHAR_MAP = str.maketrans(
+    {
+        "‘": "'",
+        "’": "'",
+        "‚": "'",
+        "‛": "'",
+        "′": "'",
+        "`": "'",
+        "´": "'",
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "‟": '"',
+        "″": '"',
+        "«": '"',
+        "»": '"',
+        "‐": "-",
+        "‑": "-",
+        "‒": "-",
+        "–": "-",
+        "—": " - ",
+        "―": " - ",
+        "−": "-",
+        "…": "...",
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "Ae",
+        "œ": "oe",
+        "Œ": "Oe",
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "þ": "th",
+        "Þ": "Th",
+        "ı": "i",
+    }
+)
+_MARKUP_RE = re.compile(r"<[^<>]{1,80}>")
+_BRACKETS_RE = re.compile(r"[()\[\]{}]")
+_UNSPEAKABLE_RE = re.compile(r"[^A-Za-z0-9 ,.!?;:\-'\"]")
+_DOUBLE_HYPHEN_RE = re.compile(r"\s*-{2,}\s*")
+_SPACE_BEFORE_PUNCT_RE = re.compile(r"\s+([,.!?;:])")
+# A pause mark followed by other marks keeps only the strongest: ", ." -> ".", ",," -> ",".
+_PAUSE_RUN_RE = re.compile(r"[,;:](?:\s*[,;:])*(\s*[.!?]+)?")
+_LEADING_MARKS_RE = re.compile(r"^[\s,;:.!?\-]+")
+_TRAILING_DASH_RE = re.compile(r"[\s\-]+$")
+_STRAY_MARKS_RE = re.compile(r"(?<![\w])['\-]+(?![\w])")
+_DASH_RUN_RE = re.compile(r"\s-(?:\s+-)+(?=\s|$)")
+_WHITESPACE_RE = re.compile(r"\s+")
+
+
+def collapse_whitespace(text: str) -> str:
+    """Every run of white space becomes one space."""
+    return _WHITESPACE_RE.sub(" ", text)
+
+
+def to_ascii_letters(text: str) -> str:
+    """Compatibility forms folded (full width, ligatures), curly quotes and dashes made plain,
+    accents stripped ("café" -> "cafe"): both front ends then see plain English letters."""
+    text = unicodedata.normalize("NFKC", text).translate(_CHAR_MAP)
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def strip_markup(text: str) -> str:
+    """Drop markup tags ("<b>"), which are not read."""
+    return _MARKUP_RE.sub(" ", text)
+
+
+def keep_speakable(text: str) -> str:
+    """Brackets become a pause; any other character outside the output alphabet a space."""
+    text = _BRACKETS_RE.sub(" , ", text)
+    return _UNSPEAKABLE_RE.sub(" ", text)
+
+
+def tidy_punctuation(text: str) -> str:
+    """Spaced dashes, no stray quotes, no space before a mark, one mark per pause.
+
+    A trailing comma is kept: in a fragment it tells the model the phrase continues.
+    """
+    text = _DOUBLE_HYPHEN_RE.sub(" - ", text)
+    text = _STRAY_MARKS_RE.sub(lambda m: " - " if "-" in m[0] else " ", text)
+    text = _WHITESPACE_RE.sub(" ", text)
+    text = _DASH_RUN_RE.sub(" -", text)
+    text = _SPACE_BEFORE_PUNCT_RE.sub(r"\1", text)
+    text = _PAUSE_RUN_RE.sub(lambda m: m[1].strip() if m[1] else m[0][0], text)
+    text = _LEADING_MARKS_RE.sub("", text)
+    return _TRAILING_DASH_RE.sub("", text).strip()

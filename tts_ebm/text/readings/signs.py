@@ -1,0 +1,62 @@
+"""Signs read as words: currency amounts ("$42.50"), "&", "@", "+", "="."""
+
+from __future__ import annotations
+
+import re
+
+from tts_ebm.text.readings.numbers import cardinal_text, decimal_text, number_to_words, to_int
+from tts_ebm.text.readings.numerals import MINUS, NUM
+
+_CURRENCIES = {
+    "$": ("dollar", "dollars", "cent", "cents"),
+    "£": ("pound", "pounds", "penny", "pence"),
+    "€": ("euro", "euros", "cent", "cents"),
+    "¥": ("yen", "yen", "", ""),
+}
+_SCALE_WORDS = {
+    "thousand": "thousand",
+    "million": "million",
+    "billion": "billion",
+    "trillion": "trillion",
+    "k": "thousand",
+    "m": "million",
+    "b": "billion",
+    "bn": "billion",
+}
+CURRENCY_RE = re.compile(
+    rf"(?P<neg>{MINUS})?(?P<sym>[$£€¥])\s?(?P<int>{NUM})(?:\.(?P<frac>\d+))?"
+    r"(?:\s?(?P<scale>thousand|million|billion|trillion)\b|(?P<abbr>k|m|bn|b)\b)?",
+    re.IGNORECASE,
+)
+_SIGN_WORDS = (
+    (re.compile(r"&"), " and "),
+    (re.compile(r"@"), " at "),
+    (re.compile(r"\+"), " plus "),
+    (re.compile(r"="), " equals "),
+)
+
+
+def read_currency(m: re.Match[str]) -> str:
+    unit, units, sub, subs = _CURRENCIES[m["sym"]]
+    integer, frac = m["int"], m["frac"]
+    minus = "minus " if m["neg"] else ""
+    scale = m["scale"] or m["abbr"]
+    if scale:
+        return f"{minus}{decimal_text(integer, frac)} {_SCALE_WORDS[scale.lower()]} {units}"
+    if frac and (len(frac) > 2 or not sub):
+        return f"{minus}{decimal_text(integer, frac)} {units}"
+    whole = to_int(integer)
+    cents = int(frac.ljust(2, "0")) if frac else 0
+    parts = []
+    if whole or not cents:
+        parts.append(f"{cardinal_text(integer)} {unit if whole == 1 else units}")
+    if cents:
+        parts.append(f"{number_to_words(cents)} {sub if cents == 1 else subs}")
+    return minus + ", ".join(parts)
+
+
+def expand_signs(text: str) -> str:
+    """ "&" -> "and", "@" -> "at", "+" -> "plus", "=" -> "equals"."""
+    for pattern, words in _SIGN_WORDS:
+        text = pattern.sub(words, text)
+    return text
