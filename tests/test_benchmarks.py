@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
 import torch
 
+from tts_ebm.benchmarks.common import time_interleaved
+from tts_ebm.benchmarks.file_memory import N_SENTENCES, file_memory, sentence_lines
 from tts_ebm.benchmarks.flow_baseline import FlowDecoder, euler_sample
 from tts_ebm.benchmarks.synthesis import fit_durations, passage
 from tts_ebm.benchmarks.training import parse_frames
+from tts_ebm.benchmarks.vocoder_runtimes import snr_db
 from tts_ebm.cli import main
 from tts_ebm.model.energy import EnergyConfig, EnergyNetwork
+from tts_ebm.vocoder.runtime import cpu_has_native_bf16
 
 # One thread: on a loaded 2-core machine two threads that wait for each other are far noisier.
 TINY = ["--model", "tiny", "--threads", "1"]
@@ -57,6 +62,8 @@ def test_synthesis_benchmark_reports_rtf_baseline_and_vocoder(tmp_path, capsys):
     result = run_benchmark(
         tmp_path,
         "synthesis",
+        "--sections",
+        "acoustic",
         "--seconds",
         "1",
         "--steps-list",
@@ -94,6 +101,99 @@ def test_synthesis_benchmark_reports_rtf_baseline_and_vocoder(tmp_path, capsys):
     assert result["output_shapes"] == {"ebm": [2, 80, 86], "euler": [2, 80, 86]}
     # The CPU targets are printed, but flagged: they are set for the default model and 10 s.
     assert result["targets"] and not any(t["applies"] for t in result["targets"])
+    assert "vocoder_runtimes" not in result and "file_memory" not in result
+
+
+# The sections below run the default voice; their settings are the shortest that still measure.
+SHORT = ["--repeats", "1", "--warmup", "0", "--seconds", "1"]
+
+
+def test_synthesis_benchmark_compares_vocoder_runtimes_with_the_reference(tmp_path, capsys):
+    result = run_benchmark(tmp_path, "synthesis", "--sections", "vocoders", *SHORT)
+    assert "vocoder runtimes on one mel" in capsys.readouterr().out
+    section = result["vocoder_runtimes"]
+    rows = {row["name"]: row for row in section["runtimes"]}
+    expected = {"reference", "torch", "cpu-fp32"}
+    expected |= {"cpu-bf16"} if cpu_has_native_bf16() else set()
+    expected |= {"onnx-cpu"} if importlib.util.find_spec("onnxruntime") else set()
+    assert set(rows) == expected
+    assert len(rows) + len(section["skipped"]) == 5  # each one not run is said why
+    assert section["default_runtime"] in rows and section["threads"] == 1
+    assert rows["reference"]["speedup"] == 1.0 and rows["reference"]["snr_db"] is None
+    for name, row in rows.items():
+        assert row["seconds"] > 0 and row["cpu_seconds"] > 0 and row["first_call_seconds"] > 0
+        if name != "reference":
+            # float32 rounding is ~1e-6 of full scale; bf16 stages keep ~40 dB.
+            assert row["snr_db"] > (30 if name == "cpu-bf16" else 80)
+    default = f"vocoder {section['default_runtime']} (default) vs reference"
+    names = {t["name"] for t in result["targets"]}
+    assert {f"{default}, 1 thread: × speed", f"{default}: SNR dB"} <= names
+
+
+def test_synthesis_benchmark_streams_and_times_the_whole_pipeline(tmp_path):
+    # Griffin-Lim keeps it short; the chunking of HiFi-GAN streams is pinned by test_synthesis.
+    result = run_benchmark(
+        tmp_path, "synthesis", "--sections", "stream,pipeline", "--vocoder", "griffin-lim", *SHORT
+    )
+    stream = result["streaming"]
+    assert stream["sentences"] == 6 and stream["audio_seconds"] > 10
+    assert stream["join_same_length"] and stream["join_max_abs_difference"] == 0
+    assert 0 < stream["first_chunk_seconds"] < stream["stream"]["seconds"]
+    assert 0 < stream["first_chunk_ratio"] < 1
+    pipeline = result["pipeline_rtf"]
+    assert [row["threads"] for row in pipeline["threads"]] == [1, 2]
+    for row in pipeline["threads"]:
+        assert row["rtf"] == pytest.approx(row["seconds"] / pipeline["audio_seconds"])
+        assert row["acoustic_seconds"] > 0 and row["vocoder_seconds"] > 0
+        assert row["acoustic_seconds"] + row["vocoder_seconds"] <= row["seconds"]
+    targets = {t["name"]: t for t in result["targets"]}
+    assert targets["stream chunks joined vs synthesize(): max |difference|"]["passed"]
+
+
+def test_interleaved_rounds_rotate_the_order():
+    calls: list[str] = []
+    contenders = {name: (lambda name=name: calls.append(name)) for name in "abc"}
+    timings = time_interleaved(contenders, torch.device("cpu"), repeats=3, warmup=1)
+    assert "".join(calls) == "abc" + "abc" + "bca" + "cab"
+    assert all(len(t.wall) == len(t.cpu) == 3 for t in timings.values())
+
+
+def test_snr_of_a_known_error_and_of_identical_audio():
+    reference = torch.ones(4)
+    assert snr_db(reference, reference.clone()) is None
+    # Signal power 4, error power 4 · 0.1²: a ratio of 100, 20 dB.
+    noisy = reference + torch.tensor([0.1, -0.1, 0.1, -0.1])
+    assert snr_db(reference, noisy) == pytest.approx(20.0)
+
+
+def test_file_memory_sentences_and_a_failing_command(tmp_path):
+    lines, source = sentence_lines(["One.", "Two."])
+    assert len(lines) == N_SENTENCES and all(line.strip() for line in lines)
+    if source.startswith("the benchmark"):
+        assert lines[:3] == ["One.", "Two.", "One."]
+    with pytest.raises(OSError, match="exited with 2"):
+        file_memory(tmp_path / "missing.safetensors", "griffin-lim", "cpu", 1, ["One."])
+
+
+@pytest.mark.slow
+def test_compiled_energy_network_runs_on_the_cpu(tmp_path):
+    """A cold inductor compile of even the tiny network takes minutes on a 2-core CPU."""
+    result = run_benchmark(
+        tmp_path,
+        "synthesis",
+        "--sections",
+        "acoustic",
+        "--compile",
+        "--steps-list",
+        "1",
+        "--batch-sizes",
+        "1",
+        "--vocoder",
+        "none",
+        *SHORT,
+    )
+    (row,) = result["compiled"]
+    assert row["steps"] == 1 and row["compiled_seconds"] > 0 and row["first_call_seconds"] > 0
 
 
 def test_euler_baseline_shape_size_and_padding_invariance():

@@ -17,11 +17,11 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from rich.console import Console
@@ -30,6 +30,7 @@ from torch import nn
 
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 _STATUS = Path("/proc/self/status")
+K = TypeVar("K", bound=Hashable)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -83,6 +84,16 @@ class Timing:
     cpu: list[float]
 
 
+def _timed(fn: Callable[[], object], device: torch.device, timing: Timing) -> None:
+    """One call of ``fn``, its wall and CPU seconds appended to ``timing``."""
+    synchronize(device)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    fn()
+    synchronize(device)
+    timing.wall.append(time.perf_counter() - start)
+    timing.cpu.append(time.process_time() - cpu_start)
+
+
 def time_call(
     fn: Callable[[], object],
     device: torch.device,
@@ -98,13 +109,42 @@ def time_call(
         fn()
     timing = Timing(wall=[], cpu=[])
     for _ in range(repeats):
-        synchronize(device)
-        start, cpu_start = time.perf_counter(), time.process_time()
-        fn()
-        synchronize(device)
-        timing.wall.append(time.perf_counter() - start)
-        timing.cpu.append(time.process_time() - cpu_start)
+        _timed(fn, device, timing)
     return timing
+
+
+def time_interleaved(
+    contenders: Mapping[K, Callable[[], object]],
+    device: torch.device,
+    repeats: int,
+    warmup: int,
+) -> dict[K, Timing]:
+    """Contenders timed side by side: ``warmup`` untimed rounds, then ``repeats`` rounds that call
+    each one once.
+
+    On a shared machine the load drifts over minutes; timed one after another, contenders would
+    be measured under different loads. In rounds every contender sees the same drift, and each
+    round starts one contender later, so none always runs first (or right after the same one).
+    """
+    names = list(contenders)
+    for _ in range(warmup):
+        for name in names:
+            contenders[name]()
+    timings = {name: Timing(wall=[], cpu=[]) for name in names}
+    for round_index in range(repeats):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            _timed(contenders[name], device, timings[name])
+    return timings
+
+
+def summarize(timing: Timing) -> dict:
+    """Medians of a timing, and every wall-clock reading."""
+    return {
+        "seconds": median(timing.wall),
+        "cpu_seconds": median(timing.cpu),
+        "seconds_all": timing.wall,
+    }
 
 
 class Sections:
@@ -238,8 +278,12 @@ class PeakMemory:
             return int(torch.cuda.max_memory_allocated(self.device))
         if self.method.startswith("peak RSS growth"):
             return max(0, _status_kib("VmHWM") - self._base_kib) * 1024
-        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return int(maxrss if sys.platform == "darwin" else maxrss * 1024)
+        return rusage_bytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def rusage_bytes(maxrss: int) -> int:
+    """``ru_maxrss`` in bytes: Linux counts KiB, macOS bytes."""
+    return int(maxrss if sys.platform == "darwin" else maxrss * 1024)
 
 
 def _processor_name(device: torch.device) -> str:
@@ -292,10 +336,10 @@ def format_bytes(n: int | None) -> str:
 def print_table(
     console: Console, title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
 ) -> None:
-    """A rich table with right-aligned columns after the first."""
+    """A rich table with right-aligned columns after the first; long cells wrap, not cut."""
     table = Table(title=title, title_justify="left")
     for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i == 0 else "right")
+        table.add_column(column, justify="left" if i == 0 else "right", overflow="fold")
     for row in rows:
         table.add_row(*(str(cell) for cell in row))
     console.print(table)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tts_ebm.benchmarks import SYNTHESIS_SECTIONS
+
 
 def _int_list(text: str) -> tuple[int, ...]:
     try:
@@ -13,6 +15,10 @@ def _int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers, got {text!r}"
         ) from None
+
+
+def _name_list(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
 
 
 def _finish(result: dict, json_path: Path | None, print_report) -> int:
@@ -66,6 +72,8 @@ def _synthesis(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         seed=args.seed,
         threads=args.threads,
+        sections=args.sections,
+        compile=args.compile,
     )
     result = run_synthesis_benchmark(options, progress=lambda line: print(line, flush=True))
     return _finish(result, args.json, print_report)
@@ -120,18 +128,30 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     s = benchmarks.add_parser(
         "synthesis",
-        help="real-time factor and memory of the acoustic model, an Euler baseline, the vocoder",
+        help="real-time factor and memory of the acoustic model, an Euler baseline, the vocoder "
+        "runtimes, streaming latency, the whole pipeline and a --file run",
         description=(
-            "Real-time factor (compute seconds / audio seconds; a batch counts all its audio) "
-            "and peak memory of the acoustic model (encoder, durations, expansion, K refinement "
-            "steps) for each K, of a same-sized flow-matching decoder with Euler steps, and of "
-            "the vocoder; checks the issue's speed targets. Without --checkpoint an untrained "
+            "Sections (--sections): acoustic: real-time factor (compute seconds / audio seconds; "
+            "a batch counts all its audio) and peak memory of the acoustic model (encoder, "
+            "durations, expansion, K refinement steps) for each K, of a same-sized flow-matching "
+            "decoder with Euler steps, and of the vocoder; without --checkpoint an untrained "
             "model is used (speed does not depend on training) and durations are rescaled so the "
-            "output is exactly --seconds long."
+            "output is exactly --seconds long. vocoders: HiFi-GAN runtimes against the reference "
+            "implementation on one mel (seconds, speed-up, SNR). stream: first chunk of a "
+            "six-sentence paragraph through Synthesizer.stream. pipeline: text to waveform at 1 "
+            "and 2 threads. file-memory: peak memory of 'tts-ebm synthesize --file' with 100 "
+            "sentences (minutes on a CPU). The last four use --checkpoint, else the default "
+            "voice. Side-by-side contenders run in interleaved rounds. Checks the issue's targets."
         ),
     )
     _common(s, warmup=1)
-    s.add_argument("--checkpoint", type=Path, default=None, help="inference checkpoint")
+    s.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="inference checkpoint; without it the acoustic section times an untrained model "
+        "and the other sections use the default voice",
+    )
     s.add_argument(
         "--steps-list", type=_int_list, default=(0, 1, 2, 4, 8, 16), help="K values (0,1,2,4,8,16)"
     )
@@ -144,4 +164,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--euler-steps", type=int, default=10, help="Euler steps of the baseline (10)")
     s.add_argument("--repeats", type=int, default=3, help="timed runs per setting (3)")
+    s.add_argument(
+        "--sections",
+        type=_name_list,
+        default=SYNTHESIS_SECTIONS,
+        help=f"comma-separated, some of {','.join(SYNTHESIS_SECTIONS)} (all)",
+    )
+    s.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time torch.compile'd energy network and vocoder (CUDA graphs on CUDA); a "
+        "first compile takes minutes on a CPU",
+    )
     s.set_defaults(handler=_synthesis)
