@@ -5,7 +5,8 @@
 Trains ``tts-ebm train experiment=toy objective=NAME`` for each criterion (a finished run in
 ``RUNS/NAME`` is reused), then measures the teacher-forced validation mel error (masked MSE in
 normalised units, μ aligned to the reference by MAS) of μ and of μ refined by 1, 4 and 16
-gradient steps at the packaged step size and over a grid of step sizes. Writes
+gradient steps at the packaged step size and over a grid of step sizes, and at the exported knobs
+(the model's stored steps and step size: what ``tts-ebm synthesize`` does). Writes
 ``RUNS/quality.json`` and prints a markdown table: the numbers behind docs/criteria.md.
 """
 
@@ -53,13 +54,16 @@ def measure(model_path: Path, run_dir: Path) -> dict:
         collate([val[i] for i in range(j, min(j + 8, len(val)))]) for j in range(0, len(val), 8)
     ]
     packaged = float(checkpoint.inference["step_size"])
+    packaged_steps = int(checkpoint.inference["steps"])
     sizes = sorted({packaged, *STEP_SIZES}, reverse=True)
-    errors = refinement_errors(checkpoint.model, batches, STEPS, sizes)
+    counts = sorted({*STEPS, packaged_steps} - {0})
+    errors = refinement_errors(checkpoint.model, batches, counts, sizes)
     prior = errors.pop((0, 0.0))
     best = min(errors, key=errors.get)
     return {
         "prior": prior,
         "packaged_step_size": packaged,
+        "packaged_steps": packaged_steps,
         "refined": {f"{k}@{eta}": e for (k, eta), e in errors.items()},
         "best": {"steps": best[0], "step_size": best[1], "mse": errors[best]},
     }
@@ -67,17 +71,19 @@ def measure(model_path: Path, run_dir: Path) -> dict:
 
 def table(results: dict[str, dict]) -> str:
     lines = [
-        "| criterion | η | prior μ | 1 step | 4 steps | 16 steps | best (K, η) |",
-        "|---|---|---|---|---|---|---|",
+        "| criterion | η | prior μ | 1 step | 4 steps | 16 steps | best (K, η) | exported K |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         eta = r["packaged_step_size"]
         cells = [f"{r['refined'][f'{k}@{eta}']:.4g}" for k in STEPS]
         b = r["best"]
+        k = r["packaged_steps"]
+        exported = f"{r['refined'][f'{k}@{eta}']:.4g} ({k})" if k else "—"
         lines.append(
             f"| {name} | {eta:g} | {r['prior']:.4f} | "
             + " | ".join(cells)
-            + f" | {b['mse']:.4f} ({b['steps']}, {b['step_size']:g}) |"
+            + f" | {b['mse']:.4f} ({b['steps']}, {b['step_size']:g}) | {exported} |"
         )
     return "\n".join(lines)
 

@@ -80,15 +80,19 @@ class PriorHypothesis(_GaussianAround):
 
         Only for a fixed σ: with ``sigma_min`` the noise is a scale mixture without a closed form.
         """
+        return self.frame_log_density(y, inputs).sum(dim=-1)
+
+    def frame_log_density(self, y: Tensor, inputs: ObjectiveInputs) -> Tensor:
+        """log q(yₜ) per valid frame (B, T), zero on padding: the density factorises over frames."""
         if self.sigma_min is not None or self.sigma <= 0:
             raise ValueError(
                 f"the prior's density needs a fixed sigma > 0 (sigma_min null), "
                 f"got sigma={self.sigma}, sigma_min={self.sigma_min}"
             )
         mask = inputs.mask
-        n_valid = mask.sum(dim=(1, 2)) * y.shape[1]
-        squared = (((y - inputs.mu.detach()) / self.sigma) ** 2 * mask).sum(dim=(1, 2))
-        return -0.5 * squared - 0.5 * n_valid * math.log(2 * math.pi * self.sigma**2)
+        squared = (((y - inputs.mu.detach()) / self.sigma) ** 2 * mask).sum(dim=1)
+        constant = 0.5 * y.shape[1] * math.log(2 * math.pi * self.sigma**2)
+        return (-0.5 * squared - constant) * mask.squeeze(1)
 
 
 @dataclass

@@ -48,6 +48,7 @@ from tts_ebm.objectives.nce import (
     binary_nce,
     energies_of,
     energy_regulariser,
+    noised_positives,
     rms_distance,
 )
 
@@ -68,14 +69,16 @@ class SelfAdaptingNCE(Objective):
         sigma: float = 1.0,
         offset: Literal["scalar", "text"] = "scalar",
         alpha: float = 0.0,
+        data_sigma: float = 0.0,
         n_mels: int = 80,
     ) -> None:
         super().__init__()
-        if snapshot_interval < 1 or n_negatives < 1 or alpha < 0:
+        if snapshot_interval < 1 or n_negatives < 1 or alpha < 0 or data_sigma < 0:
             raise ValueError(
-                f"need snapshot_interval >= 1, n_negatives >= 1, alpha >= 0; "
-                f"got {snapshot_interval}, {n_negatives}, {alpha}"
+                f"need snapshot_interval >= 1, n_negatives >= 1, alpha >= 0, data_sigma >= 0; "
+                f"got {snapshot_interval}, {n_negatives}, {alpha}, {data_sigma}"
             )
+        self.data_sigma = float(data_sigma)
         self.alpha = float(alpha)
         self.snapshot_interval = snapshot_interval
         self.n_negatives = n_negatives
@@ -130,7 +133,7 @@ class SelfAdaptingNCE(Objective):
         frozen = self.snapshot(energy, inputs.step)
         starts = [self.chain.start.sample(inputs, energy) for _ in range(self.n_negatives)]
         negatives = [self.chain.run(frozen, start, inputs) for start in starts]
-        candidates = [y_ref, *negatives]
+        candidates = [noised_positives(y_ref, mask, self.data_sigma), *negatives]
         energies = energies_of(energy, candidates, mu, mask)  # (1 + ν, B)
         with torch.no_grad():
             noise_energies = energies_of(frozen, candidates, mu.detach(), mask)

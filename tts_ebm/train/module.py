@@ -25,6 +25,20 @@ def step_seed(seed: int, step: int, rank: int) -> int:
     return (seed * 1_000_003 + step * 7919 + rank) % (2**63 - 1)
 
 
+def clip_groups(groups: dict[str, list[torch.Tensor]], max_norm: float) -> dict[str, torch.Tensor]:
+    """Clip each group's gradient norm to ``max_norm`` on its own; return the norms before.
+
+    One global clip lets a criterion whose gradient norm is 10³–10⁴ (NCE, SANCE: energies are
+    sums over every mel bin) scale the encoder's prior and duration gradients down by as much.
+    """
+    norms = {}
+    for name, params in groups.items():
+        with_grad = [p for p in params if p.grad is not None]
+        if with_grad:
+            norms[name] = torch.nn.utils.clip_grad_norm_(with_grad, max_norm)
+    return norms
+
+
 class EBMTTSModule(L.LightningModule):
     def __init__(self, config: dict):
         """``config`` is the resolved training config (plain dict); it is saved in checkpoints."""
@@ -33,6 +47,9 @@ class EBMTTSModule(L.LightningModule):
         self.config = config
         self.model = EBMTTS.from_config(config["model"]["network"])
         self.objective = build_objective(config["objective"])
+        if config["model"].get("freeze_encoder"):
+            # A pretrained prior (init_from) stays as it is: only the energy trains.
+            self.model.encoder.requires_grad_(False)
         self.stats = MelStats.from_dict(config["data"]["stats"])
         self.automatic_optimization = False
         # Counted in this process: a run whose every update was skipped learnt nothing.
@@ -66,6 +83,27 @@ class EBMTTSModule(L.LightningModule):
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return [optimizer], [{"scheduler": scheduler, "interval": "step"}]
 
+    def parameter_groups(self) -> dict[str, list[torch.Tensor]]:
+        """Trainable parameters by role: the text encoder (prior and durations) and the EBM
+        (energy network and the criterion's own parameters, such as NCE's offset)."""
+        encoder = [p for p in self.model.encoder.parameters() if p.requires_grad]
+        ebm = [p for p in self.model.energy.parameters() if p.requires_grad]
+        ebm += [p for p in self.objective.parameters() if p.requires_grad]
+        return {"encoder": encoder, "energy": ebm}
+
+    def clip_gradients_(self) -> torch.Tensor:
+        """Clip as ``trainer.gradient_clip`` says (``global`` or ``per_group``); the norm
+        before clipping (per group: the largest), logged per group."""
+        clip = self.config["trainer"].get("gradient_clip_val") or float("inf")
+        if self.config["trainer"].get("gradient_clip", "global") == "per_group":
+            norms = clip_groups(self.parameter_groups(), clip)
+            for name, norm in norms.items():
+                self.log(f"train/grad_norm_{name}", norm, batch_size=1)
+            return torch.stack(list(norms.values())).max()
+        return torch.nn.utils.clip_grad_norm_(
+            [p for p in self.parameters() if p.grad is not None], clip
+        )
+
     def _all_ranks_finite(self, value: torch.Tensor) -> bool:
         finite = torch.isfinite(value.detach()).all().float()
         if self.trainer.world_size > 1:
@@ -84,10 +122,7 @@ class EBMTTSModule(L.LightningModule):
             return loss.detach()
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
-        clip = self.config["trainer"].get("gradient_clip_val") or float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(
-            [p for p in self.parameters() if p.grad is not None], clip
-        )
+        grad_norm = self.clip_gradients_()
         if not self._all_ranks_finite(grad_norm):
             self._skip_update(optimizer, "gradient")
             return loss.detach()
@@ -124,7 +159,9 @@ class EBMTTSModule(L.LightningModule):
         aligned = self.model.align(
             batch.tokens, batch.token_lengths, batch.mel, batch.mel_lengths, batch.durations
         )
-        mu = aligned.mu.detach() if self.config["model"].get("detach_condition") else aligned.mu
+        model = self.config["model"]
+        detach = model.get("detach_condition") or model.get("freeze_encoder")
+        mu = aligned.mu.detach() if detach else aligned.mu
         segment = self.config["model"].get("segment_frames")
         if segment:
             # Windows are not whole utterances: per-utterance state (CD replay, file
