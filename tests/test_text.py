@@ -52,7 +52,7 @@ def test_reference_sentence() -> None:
     assert "twenty twenty four" in out
     assert not re.search(r"\d", out)
     assert out == (
-        "Doctor Smith paid forty two dollars, fifty cents on January third, twenty twenty four."
+        "Doctor Smith paid forty two dollars and fifty cents on January third, twenty twenty four."
     )
 
 
@@ -69,11 +69,11 @@ def test_reference_sentence() -> None:
         ("2024", "twenty twenty four"),
         ("2005", "two thousand five"),
         ("1900 and 1905", "nineteen hundred and nineteen oh five"),
-        ("$42.50", "forty two dollars, fifty cents"),
+        ("$42.50", "forty two dollars and fifty cents"),
         ("$1", "one dollar"),
         ("$0.05", "five cents"),
         ("£3", "three pounds"),
-        ("€2.99", "two euros, ninety nine cents"),
+        ("€2.99", "two euros and ninety nine cents"),
         ("$1 million", "one million dollars"),
         ("$2.5bn", "two point five billion dollars"),
         ("50% and 3.5%", "fifty percent and three point five percent"),
@@ -86,7 +86,7 @@ def test_reference_sentence() -> None:
         ("No. 5 vs. No. 6, etc.", "Number five versus Number six, et cetera."),
         ("He said no.", "He said no."),
         ("St. Louis is on Main St. now", "Saint Louis is on Main Street now"),
-        ("Wed., Feb. 14", "Wednesday, February fourteen"),
+        ("Wed., Feb. 14", "Wednesday, February fourteenth"),
         ("Sept. 11th, 2001", "September eleventh, two thousand one"),
         ("the 1980s", "the nineteen eighties"),
         ("the U.S. Army", "the U-S Army"),
@@ -150,7 +150,7 @@ def test_split_sentences_abbreviations_and_decimals() -> None:
 def test_split_sentences_on_normalised_text() -> None:
     assert split_sentences(normalize_text(SENTENCE + " It was 3.5 km away.")) == [
         normalize_text(SENTENCE),
-        "It was three point five km away.",
+        "It was three point five kilometers away.",
     ]
 
 

@@ -22,6 +22,8 @@ from tts_ebm.text.readings.abbreviations import (
     ends_sentence,
     expand_abbreviations,
 )
+from tts_ebm.text.readings.roman import expand_roman_numerals
+from tts_ebm.text.readings.web import expand_web_addresses
 from tts_ebm.text.validate import check_text
 
 __all__ = ["normalize_text", "split_sentences"]
@@ -29,17 +31,26 @@ __all__ = ["normalize_text", "split_sentences"]
 Reading = Callable[[re.Match[str]], str]
 
 # The number-like patterns, in the order they apply: a longer reading claims its digits first
-# (a price before its decimal, a range before a percentage, a time before its hour).
+# (a price before its decimal, a date before a range, a range before a percentage, a day before
+# its month before an ordinal, a mixed number before its fraction); digit strings too long for
+# any reading go first.
 _NUMBER_RULES: tuple[tuple[re.Pattern[str], Reading], ...] = (
+    (numerals.LONG_DIGITS_RE, numerals.read_long_digits),
     (signs.CURRENCY_RE, signs.read_currency),
+    (signs.CENTS_RE, signs.read_cents),
+    (dates.ISO_DATE_RE, dates.read_numeric_date),
+    (dates.US_DATE_RE, dates.read_numeric_date),
     (dates.TIME_RE, dates.read_time),
     (dates.HOUR_AMPM_RE, dates.read_hour_ampm),
     (numerals.PHONE_RE, numerals.read_phone),
     (numerals.DOTTED_RE, numerals.read_dotted),
     (numerals.RANGE_RE, numerals.read_range),
     (units.PERCENT_RE, units.read_percent),
+    (dates.DAY_MONTH_RE, dates.read_day_month),
+    (dates.MONTH_DAY_RE, dates.read_month_day),
     (numerals.ORDINAL_RE, numerals.read_ordinal),
     (numerals.PLURAL_RE, numerals.read_plural),
+    (numerals.MIXED_FRACTION_RE, numerals.read_mixed_fraction),
     (numerals.FRACTION_RE, numerals.read_fraction),
     (numerals.NUMBER_RE, numerals.read_number),
 )
@@ -69,15 +80,20 @@ def normalize_text(text: str) -> str:
     not language (binary, control characters) raises NotLanguageError (:func:`check_text`).
 
     >>> normalize_text("Dr. Smith paid $42.50 on Jan. 3rd, 2024.")
-    'Doctor Smith paid forty two dollars, fifty cents on January third, twenty twenty four.'
+    'Doctor Smith paid forty two dollars and fifty cents on January third, twenty twenty four.'
     """
     check_text(text)
-    text = numerals.expand_vulgar_fractions(text)
+    text = numerals.separate_vulgar_fractions(text)
     text = characters.to_ascii_letters(text)
     text = characters.collapse_whitespace(text)
+    # Addresses first: their "@", "." and "-" are not signs, decimals or ranges; units before
+    # abbreviations, which would take the "C." of "30°C." for an initial.
+    text = expand_web_addresses(text)
     text = characters.strip_markup(text)
+    text = units.expand_units(text)
     text = units.expand_degrees(text)
     text = signs.expand_signs(text)
+    text = expand_roman_numerals(text)
     text = expand_abbreviations(text)
     text = _expand_numbers(text)
     text = characters.keep_speakable(text)
@@ -89,6 +105,8 @@ def normalize_text(text: str) -> str:
 
 _SENTENCE_END_RE = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n\s*\n")
 _WORD_BEFORE_RE = re.compile(r"([A-Za-z][\w.]*)\.$")
+# "U.S", "e.g", "Ph.D", but not "www.example.com".
+_DOTTED_ACRONYM_RE = re.compile(r"(?:[A-Za-z]{1,2}\.)+[A-Za-z]{1,2}")
 _MAX_CHARS = 300
 
 
@@ -101,7 +119,11 @@ def _is_sentence_end(text: str, m: re.Match[str]) -> bool:
         return True
     token = word[1]
     # Titles, initials ("J. Smith") and dotted acronyms ("the U.S. Army") do not end sentences.
-    if token in NEVER_FINAL or (len(token) == 1 and token.isupper()) or "." in token:
+    if (
+        token in NEVER_FINAL
+        or (len(token) == 1 and token.isupper())
+        or _DOTTED_ACRONYM_RE.fullmatch(token)
+    ):
         return False
     if token in MAYBE_FINAL:
         return ends_sentence(text, m.end())

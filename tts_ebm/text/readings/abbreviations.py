@@ -32,6 +32,10 @@ _TITLES = {
     "Sgt": "Sergeant",
     "Rev": "Reverend",
     "Prof": "Professor",
+    "Sen": "Senator",
+    "Gov": "Governor",
+    "Rep": "Representative",
+    "Pres": "President",
     "Mt": "Mount",
     "Ft": "Fort",
 }
@@ -64,6 +68,12 @@ _TERMINAL = {
     "Ave": "Avenue",
     "Rd": "Road",
     "Blvd": "Boulevard",
+    "Dept": "Department",
+    "Govt": "Government",
+    "Univ": "University",
+    "Fig": "Figure",
+    "Vol": "Volume",
+    "approx": "approximately",
     "etc": "et cetera",
     **_MONTHS,
 }
@@ -107,7 +117,7 @@ _SENTENCE_STARTERS = frozenset(
     | {"Those", "There", "In", "On", "At", "But", "And", "So", "Then", "When", "If", "As"}
     | {"His", "Her", "Its", "Their", "Our", "What", "Why", "How"}
 )
-_ACRONYM_RE = re.compile(r"\b(?:[A-Za-z]\.){2,}")
+_ACRONYM_RE = re.compile(r"\b(?:Ph\.D\.|(?:[A-Za-z]\.){2,})")
 # A single initial before a name ("John F. Kennedy") loses its full stop; not "I" ("So do I.
 # Then"), nor "A", which espeak would read as the article without it.
 _INITIAL_RE = re.compile(r"(?<![\w.])([B-HJ-Z])\.(?=\s+[A-Z])")
@@ -156,7 +166,8 @@ def _saint_or_street(m: re.Match[str]) -> str:
 
 
 def _acronym(m: re.Match[str]) -> str:
-    """Spell out "U.S." as "U-S", without full stops that would read as sentence ends.
+    """Spell out "U.S." as "U-S" ("Ph.D." as "P-H-D"), without full stops that would read as
+    sentence ends.
 
     Hyphens, not spaces: espeak reads a lone "A" as the article, but "A-D" as letters. The last
     full stop is kept only before a word that usually starts a sentence, since acronyms are

@@ -59,7 +59,18 @@ _CHAR_MAP = str.maketrans(
         "ı": "i",
     }
 )
-_MARKUP_RE = re.compile(r"<[^<>]{1,80}>")
+# Loanwords whose accents tell them apart from another English word: respelled so that espeak
+# does not read the other word ("resume", "expose", "rose", "pass").
+_RESPELLED = {
+    "résumé": "rezzumay",
+    "resumé": "rezzumay",
+    "exposé": "expohzay",
+    "rosé": "rohzay",
+    "passé": "passay",
+}
+_RESPELLED_RE = re.compile(rf"\b({'|'.join(_RESPELLED)})(s?)\b", re.IGNORECASE)
+# A tag starts with a letter, "/" or "!" ("<b>", "</p>", "<!-- -->"), not "< " or "<3".
+_MARKUP_RE = re.compile(r"<[A-Za-z/!][^<>]{0,79}>")
 _BRACKETS_RE = re.compile(r"[()\[\]{}]")
 _UNSPEAKABLE_RE = re.compile(r"[^A-Za-z0-9 ,.!?;:\-'\"]")
 _DOUBLE_HYPHEN_RE = re.compile(r"\s*-{2,}\s*")
@@ -81,9 +92,15 @@ def collapse_whitespace(text: str) -> str:
 def to_ascii_letters(text: str) -> str:
     """Compatibility forms folded (full width, ligatures), curly quotes and dashes made plain,
     accents stripped ("café" -> "cafe"): both front ends then see plain English letters."""
-    text = unicodedata.normalize("NFKC", text).translate(_CHAR_MAP)
+    text = unicodedata.normalize("NFKC", text)
+    text = _RESPELLED_RE.sub(_respell, text).translate(_CHAR_MAP)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _respell(m: re.Match[str]) -> str:
+    spelling = _RESPELLED[m[1].lower()]
+    return (spelling.capitalize() if m[1][0].isupper() else spelling) + m[2]
 
 
 def strip_markup(text: str) -> str:

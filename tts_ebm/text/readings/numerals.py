@@ -21,35 +21,64 @@ from tts_ebm.text.readings.numbers import (
     year_to_words,
 )
 
+__all__ = [
+    "DOTTED_RE",
+    "FRACTION_RE",
+    "LONG_DIGITS_RE",
+    "MINUS",
+    "MIXED_FRACTION_RE",
+    "NUM",
+    "NUMBER_RE",
+    "ORDINAL_RE",
+    "PHONE_RE",
+    "PLURAL_RE",
+    "RANGE_RE",
+    "read_dotted",
+    "read_fraction",
+    "read_leftover_digits",
+    "read_long_digits",
+    "read_mixed_fraction",
+    "read_number",
+    "read_ordinal",
+    "read_phone",
+    "read_plural",
+    "read_range",
+    "separate_vulgar_fractions",
+]
+
 NUM = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)"
 # A minus sign only at the start of a token, so "5-10" and "COVID-19" keep their hyphen.
 MINUS = r"(?:(?<![^\s(\[{\"'/])-)"
 
-PHONE_RE = re.compile(r"(?<![\d-])(?:\(\d{3}\)\s?|\d{3}-)?\d{3}-\d{4}(?![\d-])")
+# More digits than the named scales reach (and than Python converts to int): read one by one.
+LONG_DIGITS_RE = re.compile(r"(?<![\d,])\d(?:,?\d){24,}")
+PHONE_RE = re.compile(r"(?<![\d-])(?:(?:1-)?\d{3}-|\(\d{3}\)\s?)?\d{3}-\d{4}(?![\d-])")
+# Toll-free area codes said as hundreds: "1-800-..." -> "one, eight hundred, ...".
+_HUNDRED_AREA_CODES = frozenset({"800", "900"})
 DOTTED_RE = re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d])")
 RANGE_RE = re.compile(rf"(?<![\w.,-])(?P<a>{NUM})-(?P<b>{NUM})(?![\w.,-])")
 ORDINAL_RE = re.compile(rf"\b(?P<int>{NUM})(?:st|nd|rd|th)\b", re.IGNORECASE)
 PLURAL_RE = re.compile(r"(?<![\w'])'?(?P<int>\d+)s\b")
 FRACTION_RE = re.compile(r"(?<![\d/.])(?P<num>\d+)[/⁄](?P<den>\d+)(?![\d/])")
+MIXED_FRACTION_RE = re.compile(r"(?<![\d/.,])(?P<whole>\d+)\s(?P<num>\d+)[/⁄](?P<den>\d+)(?![\d/])")
 NUMBER_RE = re.compile(
     rf"(?P<neg>{MINUS})?(?:(?P<int>{NUM})(?:\.(?P<frac>\d+))?|(?<![\w.])\.(?P<bare>\d+))"
 )
 _DIGIT_RE = re.compile(r"\d")
-# Before NFKC, which would turn "3½" into "31⁄2".
-_VULGAR_FRACTION_RE = re.compile(r"(\d?)\s*([½⅓⅔¼¾⅛])")
-_VULGAR_FRACTIONS = {
-    "½": "one half",
-    "⅓": "one third",
-    "⅔": "two thirds",
-    "¼": "one quarter",
-    "¾": "three quarters",
-    "⅛": "one eighth",
-}
+# The Unicode vulgar fractions ("½", "⅜"); NFKC spells them out as "1⁄2".
+_VULGAR_AFTER_DIGIT_RE = re.compile(r"(?<=\d)(?=[\u00bc-\u00be\u2150-\u215e\u2189])")
+
+
+def read_long_digits(m: re.Match[str]) -> str:
+    return digits_to_words(m[0].replace(",", ""))
 
 
 def read_phone(m: re.Match[str]) -> str:
     """Telephone numbers are read digit by digit, one pause per group."""
-    return ", ".join(digits_to_words(group) for group in re.findall(r"\d+", m[0]))
+    groups = re.findall(r"\d+", m[0])
+    return ", ".join(
+        number_to_words(int(g)) if g in _HUNDRED_AREA_CODES else digits_to_words(g) for g in groups
+    )
 
 
 def read_dotted(m: re.Match[str]) -> str:
@@ -74,17 +103,31 @@ def read_plural(m: re.Match[str]) -> str:
     return plural(year_to_words(n) if len(m["int"]) == 4 else number_to_words(n))
 
 
+def _fraction_name(num: int, den: int) -> str:
+    """The denominator as a noun: "half", "quarters", "eighths"."""
+    if den == 2:
+        return "half" if num == 1 else "halves"
+    if den == 4:
+        return "quarter" if num == 1 else "quarters"
+    return ordinal_to_words(den) + ("" if num == 1 else "s")
+
+
 def read_fraction(m: re.Match[str]) -> str:
     num, den = int(m["num"]), int(m["den"])
     if den < 2:
         return f"{number_to_words(num)} over {number_to_words(den)}"
-    if den == 2:
-        name = "half" if num == 1 else "halves"
-    elif den == 4:
-        name = "quarter" if num == 1 else "quarters"
-    else:
-        name = ordinal_to_words(den) + ("" if num == 1 else "s")
-    return f"{number_to_words(num)} {name}"
+    return f"{number_to_words(num)} {_fraction_name(num, den)}"
+
+
+def read_mixed_fraction(m: re.Match[str]) -> str:
+    """A whole number and a proper fraction: "1 1/2" -> "one and a half", "2 3/4" -> "two and
+    three quarters"; "5 6/5" is left to be read as two numbers."""
+    num, den = int(m["num"]), int(m["den"])
+    if not 0 < num < den:
+        return m[0]
+    name = _fraction_name(num, den)
+    count = ("an" if name.startswith("e") else "a") if num == 1 else number_to_words(num)
+    return f"{cardinal_text(m['whole'])} and {count} {name}"
 
 
 def read_number(m: re.Match[str]) -> str:
@@ -96,14 +139,10 @@ def read_number(m: re.Match[str]) -> str:
     return minus + decimal_text(integer, frac)
 
 
-def _vulgar_fraction(m: re.Match[str]) -> str:
-    words = _VULGAR_FRACTIONS[m[2]]
-    return f"{m[1]} and {words} " if m[1] else f" {words} "
-
-
-def expand_vulgar_fractions(text: str) -> str:
-    """ "3½" -> "3 and one half"; must run before NFKC folds the character apart."""
-    return _VULGAR_FRACTION_RE.sub(_vulgar_fraction, text)
+def separate_vulgar_fractions(text: str) -> str:
+    """Put a space between a number and a vulgar fraction ("3½" -> "3 ½"), so that once NFKC
+    spells out "½" it reads as the mixed number "3 1/2" rather than "31⁄2"."""
+    return _VULGAR_AFTER_DIGIT_RE.sub(" ", text)
 
 
 def read_leftover_digits(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Signs read as words: currency amounts ("$42.50"), "&", "@", "+", "="."""
+"""Signs read as words: currency amounts ("$42.50", "50¢"), "&", "@", "+", "=", "#"."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import re
 
 from tts_ebm.text.readings.numbers import cardinal_text, decimal_text, number_to_words, to_int
 from tts_ebm.text.readings.numerals import MINUS, NUM
+
+__all__ = ["CENTS_RE", "CURRENCY_RE", "expand_signs", "read_cents", "read_currency"]
 
 _CURRENCIES = {
     "$": ("dollar", "dollars", "cent", "cents"),
@@ -28,11 +30,16 @@ CURRENCY_RE = re.compile(
     r"(?:\s?(?P<scale>thousand|million|billion|trillion)\b|(?P<abbr>k|m|bn|b)\b)?",
     re.IGNORECASE,
 )
+CENTS_RE = re.compile(r"(?P<int>\d+)(?:\.(?P<frac>\d+))?\s?¢")
 _SIGN_WORDS = (
+    # Initials joined by "&" are spelled: "AT&T" -> "A-T and T", "R&D" -> "R and D".
+    (re.compile(r"\b([A-Z]{1,3})&([A-Z]{1,3})\b"), lambda m: f"{_spell(m[1])} and {_spell(m[2])}"),
     (re.compile(r"&"), " and "),
     (re.compile(r"@"), " at "),
     (re.compile(r"\+"), " plus "),
     (re.compile(r"="), " equals "),
+    (re.compile(r"\b([A-G])#"), r"\1 sharp"),
+    (re.compile(r"#(?=[A-Za-z])"), "hashtag "),
 )
 
 
@@ -52,11 +59,22 @@ def read_currency(m: re.Match[str]) -> str:
         parts.append(f"{cardinal_text(integer)} {unit if whole == 1 else units}")
     if cents:
         parts.append(f"{number_to_words(cents)} {sub if cents == 1 else subs}")
-    return minus + ", ".join(parts)
+    return minus + " and ".join(parts)
+
+
+def read_cents(m: re.Match[str]) -> str:
+    unit = "cent" if m["int"] == "1" and not m["frac"] else "cents"
+    return f"{decimal_text(m['int'], m['frac'])} {unit}"
+
+
+def _spell(letters: str) -> str:
+    """Letters read one by one, hyphenated as dotted acronyms are ("A-T")."""
+    return "-".join(letters)
 
 
 def expand_signs(text: str) -> str:
-    """ "&" -> "and", "@" -> "at", "+" -> "plus", "=" -> "equals"."""
+    """Read "&" as "and", "@" as "at", "+" as "plus", "=" as "equals", "C#" as "C sharp" and
+    "#MeToo" as "hashtag MeToo" ("#1" is "number one", an abbreviation)."""
     for pattern, words in _SIGN_WORDS:
         text = pattern.sub(words, text)
     return text

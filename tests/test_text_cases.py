@@ -1,0 +1,368 @@
+"""What the normaliser reads aloud, one written form per row: the expected text is what a careful
+reader of American English says, spelled for espeak.
+
+Conventions of the expected text (see ``tts_ebm/text/normalize.py``): number words without hyphens
+or "and" ("one hundred five"); letters read one by one are joined by hyphens ("U-S", "P-M"),
+since espeak reads a lone "A" as the article; all-capital acronyms stay as written, because
+espeak's dictionary spells "FBI" and says "NASA" as a word (checked below on the phonemes);
+accents are dropped, except in loanwords whose plain spelling is another English word
+("résumé" is respelled, not read as "resume"); brackets become a pause; numeric dates are read
+month first (2024-01-03 and 1/3/2024 are "January third, twenty twenty four") unless the first
+number can only be a day (31/12/2023).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tts_ebm.text import EspeakPhonemizer, normalize_text, split_sentences
+
+CARDINALS = [
+    ("42", "forty two"),
+    ("7 days", "seven days"),
+    ("0", "zero"),
+    ("100", "one hundred"),
+    ("105", "one hundred five"),
+    ("999", "nine hundred ninety nine"),
+    ("1,000", "one thousand"),
+    ("1,234", "one thousand two hundred thirty four"),
+    ("2,500 people", "two thousand five hundred people"),
+    ("12,345", "twelve thousand three hundred forty five"),
+    ("50,000", "fifty thousand"),
+    ("1,000,000", "one million"),
+    ("1000000", "one million"),
+    ("3,000,000,000", "three billion"),
+    ("7,000,000,000,000", "seven trillion"),
+    ("1.5 million", "one point five million"),
+    ("version 1.2.3", "version one point two point three"),
+    (
+        "12345678901234567890123456",
+        "one two three four five six seven eight nine zero " * 2 + "one two three four five six",
+    ),
+]
+NEGATIVES_AND_DECIMALS = [
+    ("-5", "minus five"),
+    ("\u221212 degrees", "minus twelve degrees"),
+    ("fell to -20", "fell to minus twenty"),
+    ("-3.5", "minus three point five"),
+    ("3.14", "three point one four"),
+    ("0.5", "zero point five"),
+    (".75", "point seven five"),
+    ("10.25", "ten point two five"),
+    ("98.6 degrees", "ninety eight point six degrees"),
+]
+ORDINALS = [
+    ("1st", "first"),
+    ("2nd", "second"),
+    ("3rd", "third"),
+    ("4th", "fourth"),
+    ("11th", "eleventh"),
+    ("12th", "twelfth"),
+    ("13th", "thirteenth"),
+    ("22nd", "twenty second"),
+    ("40th", "fortieth"),
+    ("103rd", "one hundred third"),
+    ("1,000th", "one thousandth"),
+    ("the 21st century", "the twenty first century"),
+]
+YEARS = [
+    ("in 1999", "in nineteen ninety nine"),
+    ("in 2005", "in two thousand five"),
+    ("in 2010", "in twenty ten"),
+    ("in 2024", "in twenty twenty four"),
+    ("in 1905", "in nineteen oh five"),
+    ("in 1800", "in eighteen hundred"),
+    ("in 1066", "in ten sixty six"),
+    ("the 1900s", "the nineteen hundreds"),
+    ("the 1990s", "the nineteen nineties"),
+    ("the 2000s", "the two thousands"),
+    ("the '90s", "the nineties"),
+    ("the 60s", "the sixties"),
+]
+CURRENCY = [
+    ("$5", "five dollars"),
+    ("$1", "one dollar"),
+    ("$5.00", "five dollars"),
+    ("$5.50", "five dollars and fifty cents"),
+    ("$0.99", "ninety nine cents"),
+    ("$1.01", "one dollar and one cent"),
+    ("$100,000", "one hundred thousand dollars"),
+    ("$1.2 million", "one point two million dollars"),
+    ("$3 billion", "three billion dollars"),
+    ("$2.5bn", "two point five billion dollars"),
+    ("-$5", "minus five dollars"),
+    ("£5m", "five million pounds"),
+    ("£20", "twenty pounds"),
+    ("£1.50", "one pound and fifty pence"),
+    ("€3", "three euros"),
+    ("€2.99", "two euros and ninety nine cents"),
+    ("¥500", "five hundred yen"),
+    ("50¢", "fifty cents"),
+    ("1¢", "one cent"),
+]
+DATES = [
+    ("Jan. 3rd, 2024", "January third, twenty twenty four"),
+    ("Jan. 3, 2024", "January third, twenty twenty four"),
+    ("on March 15", "on March fifteenth"),
+    ("July 4, 1776", "July fourth, seventeen seventy six"),
+    ("Dec. 25", "December twenty fifth"),
+    ("Wed., Feb. 14", "Wednesday, February fourteenth"),
+    ("Sept. 11th, 2001", "September eleventh, two thousand one"),
+    ("in May 2020", "in May twenty twenty"),
+    ("the 4th of July", "the fourth of July"),
+    ("3 January 2024", "the third of January twenty twenty four"),
+    ("on 25 Dec. 2023", "on the twenty fifth of December twenty twenty three"),
+    ("2024-01-03", "January third, twenty twenty four"),
+    ("1/3/2024", "January third, twenty twenty four"),
+    ("12/25/2023", "December twenty fifth, twenty twenty three"),
+    ("31/12/2023", "December thirty first, twenty twenty three"),
+    ("On May 5, 2021, we met.", "On May fifth, twenty twenty one, we met."),
+    ("the 3 January meeting", "the third of January meeting"),
+    ("March 2,000 soldiers", "March two thousand soldiers"),
+]
+TIMES = [
+    ("at 3:30 p.m. today", "at three thirty P-M today"),
+    ("The train left at 3:30 p.m.", "The train left at three thirty P-M."),
+    ("14:05", "fourteen oh five"),
+    ("23:59", "twenty three fifty nine"),
+    ("at 10:00", "at ten o'clock"),
+    ("10:00 a.m. sharp", "ten A-M sharp"),
+    ("7:05 am", "seven oh five A-M"),
+    ("9am", "nine A-M"),
+    ("at 6 PM", "at six P-M"),
+    ("at 10 A.M.", "at ten A-M."),
+    ("the 9:15 train", "the nine fifteen train"),
+    ("at noon", "at noon"),
+    ("12 noon", "twelve noon"),
+]
+PERCENTAGES_RANGES_FRACTIONS = [
+    ("50%", "fifty percent"),
+    ("3.5%", "three point five percent"),
+    ("-2%", "minus two percent"),
+    ("100%", "one hundred percent"),
+    ("0.1%", "zero point one percent"),
+    ("10-20%", "ten to twenty percent"),
+    ("10\u201320", "ten to twenty"),
+    ("pages 5-10", "pages five to ten"),
+    ("ages 18\u201325", "ages eighteen to twenty five"),
+    ("1914\u20131918", "nineteen fourteen to nineteen eighteen"),
+    ("1939-45", "nineteen thirty nine to forty five"),
+    ("1/2", "one half"),
+    ("3/4", "three quarters"),
+    ("2/3", "two thirds"),
+    ("5/8", "five eighths"),
+    ("3/10", "three tenths"),
+    ("1 1/2", "one and a half"),
+    ("2 3/4", "two and three quarters"),
+    ("1 1/8", "one and an eighth"),
+    ("3½", "three and a half"),
+    ("2½ hours", "two and a half hours"),
+    ("⅜ inch", "three eighths inch"),
+    ("½", "one half"),
+    ("¾", "three quarters"),
+]
+PHONE_NUMBERS = [
+    ("555-123-4567", "five five five, one two three, four five six seven"),
+    ("(555) 123-4567", "five five five, one two three, four five six seven"),
+    ("call 555-0199", "call five five five, zero one nine nine"),
+    ("1-800-555-0199", "one, eight hundred, five five five, zero one nine nine"),
+]
+ABBREVIATIONS = [
+    ("Dr. Smith", "Doctor Smith"),
+    ("Mr. Jones", "Mister Jones"),
+    ("Mrs. Jones", "Missus Jones"),
+    ("Ms. Lee", "Miz Lee"),
+    ("Prof. Xavier", "Professor Xavier"),
+    ("Gen. Grant", "General Grant"),
+    ("Sen. Warren", "Senator Warren"),
+    ("Gov. Newsom", "Governor Newsom"),
+    ("Mt. Everest", "Mount Everest"),
+    ("St. Louis", "Saint Louis"),
+    ("St. Patrick's Day", "Saint Patrick's Day"),
+    ("on Main St. now", "on Main Street now"),
+    ("on Elm Dr.", "on Elm Drive."),
+    ("Martin Luther King Jr.", "Martin Luther King Junior."),
+    ("Acme Inc.", "Acme Incorporated."),
+    ("the Dept. of Energy", "the Department of Energy"),
+    ("apples vs. oranges", "apples versus oranges"),
+    ("fruit, e.g. apples", "fruit, for example apples"),
+    ("fruit, i.e. apples", "fruit, that is apples"),
+    ("apples, pears, etc.", "apples, pears, et cetera."),
+    ("No. 5", "Number five"),
+    ("room no. 12", "room number twelve"),
+    ("#1 fan", "number one fan"),
+    ("see Fig. 3", "see Figure three"),
+    ("approx. 20", "approximately twenty"),
+]
+ACRONYMS = [
+    ("NASA", "NASA"),
+    ("the FBI", "the FBI"),
+    ("the U.S. Army", "the U-S Army"),
+    ("the U.K. and the U.S.", "the U-K and the U-S."),
+    ("Washington, D.C., is", "Washington, D-C, is"),
+    ("a Ph.D. student", "a P-H-D student"),
+    ("R&D", "R and D"),
+    ("AT&T", "A-T and T"),
+]
+UNITS = [
+    ("5 km", "five kilometers"),
+    ("1 km", "one kilometer"),
+    ("5km", "five kilometers"),
+    ("2.5 cm", "two point five centimeters"),
+    ("3 kg", "three kilograms"),
+    ("500 mg", "five hundred milligrams"),
+    ("1 lb", "one pound"),
+    ("3 lbs", "three pounds"),
+    ("12 oz", "twelve ounces"),
+    ("6 ft", "six feet"),
+    ("1 ft", "one foot"),
+    ("10 mph", "ten miles per hour"),
+    ("100 km/h", "one hundred kilometers per hour"),
+    ("16 GB", "sixteen gigabytes"),
+    ("2.4 GHz", "two point four gigahertz"),
+    ("30 min", "thirty minutes"),
+    ("20 °C", "twenty degrees Celsius"),
+    ("1°", "one degree"),
+    ("-5°C", "minus five degrees Celsius"),
+    ("10-15 km", "ten to fifteen kilometers"),
+]
+URLS_AND_EMAIL = [
+    ("visit www.example.com", "visit w w w dot example dot com"),
+    ("see example.com.", "see example dot com."),
+    ("https://example.com/about", "example dot com slash about"),
+    ("http://www.example.org/", "w w w dot example dot org"),
+    ("www.stanford.edu", "w w w dot stanford dot E-D-U"),
+    ("jane.doe@example.org", "jane dot doe at example dot org"),
+    ("bob_smith@mail.example.net", "bob underscore smith at mail dot example dot net"),
+    ("info@my-site.com", "info at my dash site dot com"),
+    ("jane.doe@example.co.uk", "jane dot doe at example dot co dot U-K"),
+    ("Mail <info@example.com> now", "Mail info at example dot com now"),
+    ("Google.com is big", "Google dot com is big"),
+    (
+        "Go to https://www.example.com/path?q=1&x=2.",
+        "Go to w w w dot example dot com slash path question mark q equals one and x equals two.",
+    ),
+]
+ACCENTS = [
+    ("café", "cafe"),
+    ("naïve", "naive"),
+    ("façade", "facade"),
+    ("jalapeño", "jalapeno"),
+    ("Zürich", "Zurich"),
+    ("São Paulo", "Sao Paulo"),
+    ("crème brûlée", "creme brulee"),
+    ("my résumé", "my rezzumay"),
+    ("Résumés", "Rezzumays"),
+    ("an exposé", "an expohzay"),
+    ("a glass of rosé", "a glass of rohzay"),
+]
+PUNCTUATION_AND_SYMBOLS = [
+    ("He said \u201chello.\u201d", 'He said "hello."'),
+    ("\u2018single\u2019 quotes", "'single' quotes"),
+    ("It's Jane's", "It's Jane's"),
+    ("rock 'n' roll", "rock 'n' roll"),
+    ("the result (see below) is", "the result, see below, is"),
+    ("Hello (world)!", "Hello, world!"),
+    ("well-known", "well-known"),
+    ("state-of-the-art", "state-of-the-art"),
+    ("wait \u2014 what?", "wait - what?"),
+    ("yes--no", "yes - no"),
+    ("Tom & Jerry", "Tom and Jerry"),
+    ("2 + 2 = 4", "two plus two equals four"),
+    ("C++", "C plus plus"),
+    ("#MeToo", "hashtag MeToo"),
+    ("C# and F#", "C sharp and F sharp"),
+]
+ROMAN_NUMERALS = [
+    ("King George III", "King George the Third"),
+    ("Henry VIII", "Henry the Eighth"),
+    ("Henry V", "Henry the Fifth"),
+    ("Louis XIV's reign", "Louis the Fourteenth's reign"),
+    ("Pope John XXIII", "Pope John the Twenty Third"),
+    ("Louis XIV", "Louis the Fourteenth"),
+    ("Pope John Paul II", "Pope John Paul the Second"),
+    ("Queen Elizabeth II", "Queen Elizabeth the Second"),
+    ("World War II", "World War two"),
+    ("World War I", "World War one"),
+    ("Chapter IV", "Chapter four"),
+    ("Act I, Scene V", "Act one, Scene five"),
+    ("Type II diabetes", "Type two diabetes"),
+    ("Appendix C", "Appendix C"),
+    ("Francis X. Kane", "Francis X Kane"),
+    ("Part I", "Part one"),
+    ("Super Bowl LVII", "Super Bowl fifty seven"),
+    ("Malcolm X", "Malcolm X"),
+    ("I think", "I think"),
+]
+CASES = [
+    *CARDINALS,
+    *NEGATIVES_AND_DECIMALS,
+    *ORDINALS,
+    *YEARS,
+    *CURRENCY,
+    *DATES,
+    *TIMES,
+    *PERCENTAGES_RANGES_FRACTIONS,
+    *PHONE_NUMBERS,
+    *ABBREVIATIONS,
+    *ACRONYMS,
+    *UNITS,
+    *URLS_AND_EMAIL,
+    *ACCENTS,
+    *PUNCTUATION_AND_SYMBOLS,
+    *ROMAN_NUMERALS,
+]
+
+
+def test_the_table_is_large_and_has_no_repeats() -> None:
+    written = [text for text, _ in CASES]
+    assert len(written) >= 120
+    assert len(set(written)) == len(written)
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES, ids=[text for text, _ in CASES])
+def test_normalize_reads_like_a_person(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+SENTENCES = [
+    ("Dr. Smith arrived. He sat down.", ["Dr. Smith arrived.", "He sat down."]),
+    ("Mr. and Mrs. Smith left. They waved.", ["Mr. and Mrs. Smith left.", "They waved."]),
+    ("I like fruit, e.g. apples. Do you?", ["I like fruit, e.g. apples.", "Do you?"]),
+    ("It was No. 5 on the list. Then it fell.", ["It was No. 5 on the list.", "Then it fell."]),
+    ("He was born on Jan. 5. It snowed.", ["He was born on Jan. 5.", "It snowed."]),
+    ("Sen. Warren spoke at 3 p.m. on Tuesday.", ["Sen. Warren spoke at 3 p.m. on Tuesday."]),
+    ("Apples vs. oranges is old. Move on.", ["Apples vs. oranges is old.", "Move on."]),
+    ("Gov. Newsom met Prof. Xavier. He smiled.", ["Gov. Newsom met Prof. Xavier.", "He smiled."]),
+    ("Visit www.example.com. It is free.", ["Visit www.example.com.", "It is free."]),
+    ("The cost is $3.50. That is cheap.", ["The cost is $3.50.", "That is cheap."]),
+    ("She has a Ph.D. in math. He does not.", ["She has a Ph.D. in math.", "He does not."]),
+    ("See Fig. 3 for details. It helps.", ["See Fig. 3 for details.", "It helps."]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SENTENCES, ids=[text for text, _ in SENTENCES])
+def test_abbreviations_do_not_end_sentences(text: str, expected: list[str]) -> None:
+    assert split_sentences(text) == expected
+
+
+def test_numbers_too_long_to_convert_are_read_digit_by_digit() -> None:
+    assert normalize_text("7" * 5000) == " ".join(["seven"] * 5000)
+
+
+def test_dotted_runs_take_linear_time() -> None:
+    """Address patterns retried from every word of "a.a.a..." must not be quadratic (an
+    unbounded "(label.)+" took two minutes on this text)."""
+    start = time.perf_counter()
+    normalize_text("a." * 20_000 + " ab@" * 5_000)
+    assert time.perf_counter() - start < 5
+
+
+def test_espeak_spells_or_says_the_acronyms_left_to_it() -> None:
+    """Acronyms stay as written because espeak's dictionary reads them right: letters for
+    "FBI", a word for "NASA"."""
+    fbi, nasa = EspeakPhonemizer()([normalize_text("the FBI"), normalize_text("NASA")])
+    assert fbi.split()[1] == "ˌɛfbˌiːˈaɪ"
+    assert nasa == "nˈæsɐ"
