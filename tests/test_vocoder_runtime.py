@@ -41,21 +41,21 @@ def plain():
 
 
 @pytest.mark.parametrize(
-    ("runtime", "min_snr"), [("cpu-fp32", 90.0), pytest.param("cpu-bf16", 35.0, marks=needs_bf16)]
+    ("runtime", "min_snr"), [("cpu-fp32", 90.0), pytest.param("cpu-bf16", 38.0, marks=needs_bf16)]
 )
 def test_fast_runtimes_give_the_plain_generators_audio(mel, plain, runtime: str, min_snr: float):
-    """Float rounding only: ~111 dB for the channels-last layout, ~40 dB with bf16 stages
-    (test_vocoder checks the plain generator against the reference implementation)."""
+    """Rounding only: ~111 dB for the channels-last layout, 42-45 dB with bf16 residual
+    blocks (test_vocoder checks the plain generator against the reference implementation)."""
     fast = load_vocoder("universal", runtime=runtime)
     assert fast.runtime == runtime and fast.label == f"hifigan-universal, {runtime}"
     assert snr_db(plain(mel), fast(mel)) > min_snr
 
 
 @needs_bf16
-def test_bf16_runtime_converts_only_the_upsampling_stages():
+def test_bf16_runtime_converts_only_the_residual_blocks():
     model = load_vocoder("universal", runtime="cpu-bf16").model
     assert model.conv_pre.weight.dtype == model.conv_post.weight.dtype == torch.float32
-    assert {p.dtype for p in model.ups.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in model.ups.parameters()} == {torch.float32}
     assert {p.dtype for p in model.resblocks.parameters()} == {torch.bfloat16}
     convs = [m for m in model.modules() if isinstance(m, nn.Conv1d | nn.ConvTranspose1d)]
     assert convs == []

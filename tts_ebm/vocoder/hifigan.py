@@ -99,8 +99,8 @@ class HiFiGANGenerator(nn.Module):
     Parameter names follow the original implementation so its checkpoints load with strict key
     matching once weight norm is folded (see :meth:`load_state_dict`). The forward pass is also
     correct for the layout and precision :mod:`tts_ebm.vocoder.runtime` converts it to (2-D
-    convolutions over (B, C, 1, T) in channels-last memory, bf16 weights in the upsampling
-    stages), which oneDNN runs much faster on CPUs.
+    convolutions over (B, C, 1, T) in channels-last memory, bf16 weights in the residual
+    blocks), which oneDNN runs much faster on CPUs.
     """
 
     def __init__(self, config: HiFiGANConfig | None = None):
