@@ -5,6 +5,7 @@ file keeps what was done, and the thread options are obeyed."""
 from __future__ import annotations
 
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -145,3 +146,10 @@ def test_cli_sets_the_thread_count(toy_checkpoint, tmp_path, monkeypatch):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(1)
+
+
+def test_the_sigterm_handler_is_restored_after_synthesis(toy_checkpoint, tmp_path):
+    before = signal.getsignal(signal.SIGTERM)
+    args = ["synthesize", "la.", str(tmp_path / "s.wav"), "--checkpoint", str(toy_checkpoint)]
+    assert main([*args, "--vocoder", "griffin-lim", "--threads", "1"]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -200,14 +200,13 @@ def _stream(synth, text: str, knobs: dict, out: str | None) -> int:
     from tts_ebm.audio_output import audio_sink
     from tts_ebm.progress import count_progress
 
-    signal.signal(signal.SIGTERM, _interrupt)
-
     to_file = out not in (None, "-")
     report = sys.stdout if to_file else sys.stderr  # stdout carries the audio otherwise
     synth.options(**knobs)  # bad knobs fail before any work
     sentences = synth.sentences(text)
     seconds = acoustic = vocoding = 0.0
     done = 0
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with (
             count_progress(stderr=True, transient=True) as progress,
@@ -229,6 +228,8 @@ def _stream(synth, text: str, knobs: dict, out: str | None) -> int:
         if to_file:
             Path(out).unlink(missing_ok=True)
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"phonemes: {' '.join(s.phonemes for s in sentences)}", file=report)
     print(f"wrote {out}" if to_file else "wrote standard output", file=report)
     _report_speed([(seconds, acoustic, vocoding)], synth.vocoder.label, file=report)
