@@ -31,6 +31,7 @@ import torch
 
 from tts_ebm.checkpoint import CheckpointError, InferenceCheckpoint, load_checkpoint
 from tts_ebm.hub import hf_download, is_hf_spec
+from tts_ebm.memory import trim_heap
 from tts_ebm.sampling import RefineConfig, check_knob, refine_details
 from tts_ebm.text import EmptyTextError, TextFrontend, normalize_text, split_sentences
 from tts_ebm.vocoder import Vocoder, load_vocoder
@@ -343,6 +344,7 @@ class Synthesizer:
         for wave in self.vocoder.stream(torch.from_numpy(log_mel), n_frames, first):
             _refuse_non_finite("the audio", wave[None], [mels.sentence], _DIVERGED)
             yield wave.float().cpu().numpy()
+        trim_heap()  # a new length per sentence: don't let freed pages pile up
 
     def _assemble(self, parts: list[tuple[SentenceMels, np.ndarray, float, float]]) -> Synthesis:
         """Join a text's sentences with their pauses, in audio and in the mels."""

@@ -6,7 +6,6 @@ without it a timing measures kernel launches, not kernels. On the CPU synchronis
 
 from __future__ import annotations
 
-import ctypes
 import datetime
 import functools
 import json
@@ -18,7 +17,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +26,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 from torch import nn
+
+from tts_ebm.memory import trim_heap
 
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 _STATUS = Path("/proc/self/status")
@@ -224,12 +225,6 @@ def _status_kib(field: str) -> int:
     raise KeyError(field)
 
 
-def _malloc_trim() -> None:
-    """glibc's ``malloc_trim(0)``: return free heap pages to the OS (a no-op elsewhere)."""
-    with suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def _can_reset_peak_rss() -> bool:
     try:
         _CLEAR_REFS.write_text("5")
@@ -268,7 +263,7 @@ class PeakMemory:
         elif self.method.startswith("peak RSS growth"):
             # Hand memory freed by earlier work back to the OS first: otherwise the section
             # reuses it without raising the resident set and its peak reads as zero.
-            _malloc_trim()
+            trim_heap()
             _CLEAR_REFS.write_text("5")
             self._base_kib = _status_kib("VmRSS")
 
