@@ -1,5 +1,5 @@
 """Shared fixtures: a short real utterance (festival's SLT voice, Harvard sentences), a fake
-Hugging Face cache, and a toy-trained checkpoint (synthesis and evaluation tests)."""
+Hugging Face cache, a toy-trained checkpoint (synthesis and evaluation tests), one torch thread."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 
 DATA = Path(__file__).parent / "data"
 
@@ -56,3 +57,14 @@ def toy_checkpoint(tmp_path_factory) -> Path:
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir / "model.safetensors"
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module's tests: tiny tensors gain nothing from intra-op threads,
+    and on a shared CPU the threads spin against other processes (100 toy steps took 25 s with
+    one thread, 250 s with two)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

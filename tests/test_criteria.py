@@ -37,13 +37,7 @@ TRUE_MEAN = torch.tensor([1.0, -0.5])
 TRUE_PRECISION = torch.tensor([[2.0, 0.6], [0.6, 1.0]])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads, and lose a lot when other jobs load the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class GaussianEnergy(EnergyModule):

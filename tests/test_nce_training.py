@@ -19,13 +19,7 @@ from tts_ebm.train.data import Batch
 from tts_ebm.train.module import EBMTTSModule, clip_groups
 from tts_ebm.train.run import compose_config
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_clip_groups_clips_each_group_to_its_own_norm():

@@ -75,15 +75,6 @@ def test_path_sampling_starts_between_hypothesis_and_reference():
     torch.testing.assert_close(out.loss, expected, rtol=1e-12, atol=0)
 
 
-@pytest.fixture()
-def one_thread():
-    """Tiny tensors gain nothing from threads, and lose a lot when other jobs load the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_delta_trains_a_tiny_energy_network(one_thread):
     """150 Adam steps on Y⁺ = f(μ) must make one step from μ + ε land much nearer Y⁺."""
     torch.manual_seed(0)

@@ -27,12 +27,7 @@ TEXT = "la mis fo sel ni mu. fa lo.\n\nmu se la mis fo."
 KNOBS = {"steps": 2, "temperature": 0.3, "langevin": 0.1, "seed": 5, "speaking_rate": 4.0}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
