@@ -3,8 +3,6 @@ speech; every weight source gives the same generator; mismatched mel conventions
 
 from __future__ import annotations
 
-import importlib.util
-import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from tts_ebm.audio import MelConfig, MelSpectrogram, load_audio
+from tts_ebm.benchmarks.vocoder_runtimes import reference_generator
 from tts_ebm.hub import HubError
 from tts_ebm.vocoder import (
     GriffinLim,
@@ -90,23 +89,12 @@ def test_wheel_weights_load_with_strict_key_matching(name: str):
     assert result.missing_keys == [] and result.unexpected_keys == []
 
 
-@pytest.mark.filterwarnings("ignore:.*weight_norm. is deprecated:FutureWarning")
 def test_generator_matches_the_reference_implementation():
     """The wheel's own ``models.py`` (loaded by path: the package imports torchaudio) with torch's
     weight norm removed must give what our folded weights give, run as loaded (the other
     runtimes are compared with this one in test_vocoder_runtime)."""
     universal = load_vocoder("universal", runtime="torch")
-    data = wheel_data_dir()
-    spec = importlib.util.spec_from_file_location("_hifigan_reference", data.parent / "models.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-
-    class Hyper(dict):
-        __getattr__ = dict.__getitem__
-
-    reference = module.Generator(Hyper(json.loads((data / "config.json").read_text())))
-    reference.load_state_dict(read_state_dict(data / WHEEL_FILES["universal"]))
-    reference.eval().remove_weight_norm()
+    reference = reference_generator("universal", torch.device("cpu"))
     mel = torch.randn(1, 80, 24, generator=torch.Generator().manual_seed(0)) - 6.0
     with torch.no_grad():
         expected = reference(mel).squeeze(1)
