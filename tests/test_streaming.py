@@ -18,6 +18,7 @@ import torch
 from tts_ebm.audio_output import UNKNOWN_SIZE, streaming_wav_header
 from tts_ebm.checkpoint import load_inference_checkpoint
 from tts_ebm.cli import main
+from tts_ebm.interrupts import sigterm_as_interrupt
 from tts_ebm.synthesis import STREAM_FIRST_FRAMES, Synthesizer
 from tts_ebm.threads import THREADS_ENV, default_threads, physical_cores, resolve_threads
 from tts_ebm.vocoder import load_vocoder
@@ -141,6 +142,13 @@ def test_cli_sets_the_thread_count(toy_checkpoint, tmp_path, monkeypatch):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(1)
+
+
+def test_sigterm_interrupts_only_inside_the_block():
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), sigterm_as_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_the_sigterm_handler_is_restored_after_synthesis(toy_checkpoint, tmp_path):

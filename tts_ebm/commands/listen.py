@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from pathlib import Path
@@ -48,6 +47,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from tts_ebm.interrupts import sigterm_as_interrupt
     from tts_ebm.listening.server import make_server
 
     def log(message: str) -> None:
@@ -69,12 +69,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"serving at {server.url}")
     print("press Ctrl-C to stop; ratings are saved as they arrive", flush=True)
 
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM (service managers, kill) stops like Ctrl-C
-
-    signal.signal(signal.SIGTERM, stop)
     try:
-        server.serve_forever()
+        with sigterm_as_interrupt():  # service managers and kill stop it like Ctrl-C
+            server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:

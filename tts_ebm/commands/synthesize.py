@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -190,14 +189,11 @@ def _synthesize(args: argparse.Namespace) -> int:
     return _stream(synth, text, _knobs(args), out)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def _stream(synth, text: str, knobs: dict, out: str | None) -> int:
     """Write audio sentence by sentence as it is made, with a progress bar on stderr. Ctrl-C
     or SIGTERM keeps the sentences done as a valid wav; an error removes the unfinished file."""
     from tts_ebm.audio_output import audio_sink
+    from tts_ebm.interrupts import sigterm_as_interrupt
     from tts_ebm.progress import count_progress
 
     to_file = out not in (None, "-")
@@ -206,9 +202,9 @@ def _stream(synth, text: str, knobs: dict, out: str | None) -> int:
     sentences = synth.sentences(text)
     seconds = acoustic = vocoding = 0.0
     done = 0
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with (
+            sigterm_as_interrupt(),
             count_progress(stderr=True, transient=True) as progress,
             audio_sink(out or "-", synth.sample_rate, raw=out is None) as write,
         ):
@@ -228,8 +224,6 @@ def _stream(synth, text: str, knobs: dict, out: str | None) -> int:
         if to_file:
             Path(out).unlink(missing_ok=True)
         raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     print(f"phonemes: {' '.join(s.phonemes for s in sentences)}", file=report)
     print(f"wrote {out}" if to_file else "wrote standard output", file=report)
     _report_speed([(seconds, acoustic, vocoding)], synth.vocoder.label, file=report)

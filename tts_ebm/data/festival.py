@@ -21,7 +21,6 @@ import math
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tts_ebm.interrupts import sigterm_as_interrupt
 from tts_ebm.text.normalize import normalize_text
 
 DEFAULT_VOICE = "cmu_us_slt_arctic_hts"
@@ -380,16 +380,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the corpus the parsed ``args`` describe; exit status 0, 2 (error) or 130."""
     # A plain `kill` of a background build should stop festival too and clean up, like Ctrl-C.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        report = build_corpus(
-            args.sentences,
-            args.out_dir,
-            jobs=args.jobs,
-            limit=args.limit,
-            voice=args.voice,
-            split_names=args.split_names,
-        )
+        with sigterm_as_interrupt():
+            report = build_corpus(
+                args.sentences,
+                args.out_dir,
+                jobs=args.jobs,
+                limit=args.limit,
+                voice=args.voice,
+                split_names=args.split_names,
+            )
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
