@@ -10,12 +10,10 @@ import torch
 
 from tts_ebm.benchmarks.common import time_interleaved
 from tts_ebm.benchmarks.file_memory import N_SENTENCES, file_memory, sentence_lines
-from tts_ebm.benchmarks.flow_baseline import FlowDecoder, euler_sample
 from tts_ebm.benchmarks.synthesis import fit_durations, passage
 from tts_ebm.benchmarks.training import parse_frames
 from tts_ebm.benchmarks.vocoder_runtimes import snr_db
 from tts_ebm.cli import main
-from tts_ebm.model.energy import EnergyConfig, EnergyNetwork
 from tts_ebm.vocoder.runtime import cpu_has_native_bf16
 
 # One thread: on a loaded 2-core machine two threads that wait for each other are far noisier.
@@ -194,23 +192,6 @@ def test_compiled_energy_network_runs_on_the_cpu(tmp_path):
     )
     (row,) = result["compiled"]
     assert row["steps"] == 1 and row["compiled_seconds"] > 0 and row["first_call_seconds"] > 0
-
-
-def test_euler_baseline_shape_size_and_padding_invariance():
-    config = EnergyConfig.tiny()
-    decoder = FlowDecoder(config).eval()
-    mu = torch.randn(2, 80, 37)
-    mask = torch.ones(2, 1, 37)
-    mask[1, :, 30:] = 0
-    out = euler_sample(decoder, mu, mask, steps=3, temperature=0.0)
-    assert out.shape == (2, 80, 37)
-    assert torch.all(out[1, :, 30:] == 0)
-    alone = euler_sample(decoder, mu[1:, :, :30], mask[1:, :, :30], steps=3, temperature=0.0)
-    torch.testing.assert_close(alone, out[1:, :, :30], atol=1e-5, rtol=1e-5)
-    # The same U-Net: only the time conditioning and the 80-channel head are added.
-    unet = sum(p.numel() for p in EnergyNetwork(config).parameters())
-    extra = sum(p.numel() for n, p in decoder.named_parameters() if n.startswith(("time", "out")))
-    assert sum(p.numel() for p in decoder.parameters()) - extra == unet - config.channels[0]
 
 
 def test_fit_durations_hits_the_frame_count_and_keeps_every_token():

@@ -98,7 +98,7 @@ def one_line(err: str) -> str:
         ("model.network.energy.channels=[]", "model.network.energy.channels must be a list of 1"),
         ("+model.network.encoder.typo=1", "model.network.encoder has an unknown key 'typo'"),
         ("model.loss_weights.prior=nan", "model.loss_weights.prior must be >= 0 and <= 1e+06"),
-        ("objective.name=magic", "objective.name must be one of 'cd', 'delta', 'nce', 'sance'"),
+        ("objective.name=magic", "objective.name must be one of 'cd', 'delta', 'flow', 'nce'"),
     ],
 )
 def test_a_wrong_override_is_one_line_naming_the_key(capsys, prepared, tmp_path, override, message):

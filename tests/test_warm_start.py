@@ -48,6 +48,23 @@ def test_a_new_quadratic_head_on_a_trained_network(scalar_checkpoint):
     assert "2 start fresh (energy.out.weight, energy.out.bias)" in started.summary()
 
 
+def test_only_the_named_modules_are_copied(scalar_checkpoint):
+    """A shared prior under a fresh decoder: the energy would fit, but stays as built."""
+    path, trained, frontend = scalar_checkpoint
+    model = small_model(frontend, "scalar", seed=1)
+    fresh_energy = {k: v.clone() for k, v in model.energy.state_dict().items()}
+    started = warm_start(model, path, frontend.to_config(), only=["encoder"])
+    theirs, ours = trained.state_dict(), model.state_dict()
+    assert set(started.loaded) == {k for k in theirs if k.startswith("encoder.")}
+    assert set(started.fresh) == {f"energy.{k}" for k in fresh_energy}
+    for name in started.loaded:
+        assert torch.equal(ours[name], theirs[name]), name
+    for name, tensor in model.energy.state_dict().items():
+        assert torch.equal(tensor, fresh_energy[name]), name
+    with pytest.raises(ValueError, match="no module named encodr"):
+        warm_start(model, path, frontend.to_config(), only=["encodr"])
+
+
 def test_a_checkpoint_with_other_symbols_is_refused(scalar_checkpoint):
     path, _, _ = scalar_checkpoint
     ipa = TextFrontend("ipa")

@@ -26,7 +26,7 @@ from torch.overrides import TorchFunctionMode
 
 from tts_ebm.audio import MelConfig, MelStats
 from tts_ebm.model.encoder import EncoderConfig
-from tts_ebm.model.energy import EnergyConfig
+from tts_ebm.model.energy import FORMS, EnergyConfig
 from tts_ebm.model.tts import EBMTTS
 from tts_ebm.sampling import KNOBS
 from tts_ebm.schema import (
@@ -80,7 +80,7 @@ ENERGY = Record(
         "groups": Int(1, 512),
         "anchor_beta": Float(0.0, 1e6),
         "dropout": Float(0.0, 0.99),
-        "form": Str(("scalar", "quadratic")),
+        "form": Str(FORMS),
         "curvature": Float(0.0, 1e6, low_open=True),
     },
     required_fields(EnergyConfig),

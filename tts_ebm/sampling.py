@@ -22,6 +22,12 @@ there too (:mod:`tts_ebm.checkpoint` cannot import :mod:`tts_ebm.synthesis`): ``
 in [0.1, 10] (bounds the frames a sentence can ask for), ``seed`` in [0, 2⁶³ − 1] and
 ``batch_size`` in [1, 1024].
 
+A flow decoder (:class:`~tts_ebm.model.flow.VectorField`, ``form: flow``) takes the same path
+with its vector field in place of the score: K Euler steps x_{k+1} = x_k + v(x_k, μ, k/K)/K from
+x₀ = μ + τε, so ``steps`` counts Euler steps and η_k = 1/K (``step_size`` and ``schedule`` are
+not used). It integrates an ODE, so ``langevin``, ``stop_threshold`` and energy trajectories
+are refused.
+
 Early stopping (``stop_threshold`` > 0): an utterance stops moving, for good, at the first step
 where the root-mean-square of its score over its valid mel bins falls below the threshold; the
 loop ends once every utterance has stopped. Which utterances move is decided on the device at
@@ -48,6 +54,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from tts_ebm.model.energy import EnergyModel
+from tts_ebm.model.flow import VectorField
 from tts_ebm.schema import AnyOf, Float, Int, ListOf, Record, SchemaError, Str
 
 SCHEDULES = ("constant", "linear", "cosine")
@@ -173,7 +180,7 @@ Generators = torch.Generator | Sequence[torch.Generator] | None
 
 @torch.no_grad()
 def refine_details(
-    energy: EnergyModel,
+    energy: EnergyModel | VectorField,
     mu: Tensor,
     mask: Tensor,
     config: RefineConfig | None = None,
@@ -190,6 +197,10 @@ def refine_details(
     the loop. The model's train/eval mode is left as the caller set it.
     """
     config = config or RefineConfig()
+    flow = isinstance(energy, VectorField)
+    if flow:
+        _check_flow_knobs(config, return_trajectory)
+    step_sizes = [1.0 / config.steps] * config.steps if flow else config.step_sizes()
     noise = _noise_source(mu, mask, generator)
     y = mu if y0 is None else y0
     if config.temperature > 0:
@@ -201,14 +212,17 @@ def refine_details(
     steps_taken = torch.zeros(mu.shape[0], dtype=torch.long, device=mu.device)
     n_bins = (mask.sum(dim=(1, 2)) * mu.shape[1]).clamp_min(1)
     noise_mask = mask
-    for k, eta in enumerate(config.step_sizes()):
-        score = energy.score(y, mu, mask)
+    for k, eta in enumerate(step_sizes):
+        if flow:
+            direction = energy.velocity(y, mu, mask, k / config.steps)
+        else:
+            direction = energy.score(y, mu, mask)
         if early_stop:
-            rms = (score.pow(2).sum(dim=(1, 2)) / n_bins).sqrt()
+            rms = (direction.pow(2).sum(dim=(1, 2)) / n_bins).sqrt()
             active = active & (rms >= config.stop_threshold)
             gate = active[:, None, None].to(y.dtype)
-            score, noise_mask = score * gate, mask * gate
-        y = y + eta * score
+            direction, noise_mask = direction * gate, mask * gate
+        y = y + eta * direction
         noise_scale = math.sqrt(2 * eta * config.langevin)
         if noise_scale > 0:
             y = y + noise_scale * noise() * noise_mask
@@ -218,6 +232,15 @@ def refine_details(
         if early_stop and (k + 1) % config.stop_check_every == 0 and not bool(active.any()):
             break  # the one host synchronisation, every stop_check_every steps
     return Refinement(y, steps_taken, torch.stack(energies) if return_trajectory else None)
+
+
+def _check_flow_knobs(config: RefineConfig, return_trajectory: bool) -> None:
+    """Refuse what only an energy supports (a flow integrates an ODE and has no energy)."""
+    if config.langevin > 0 or config.stop_threshold > 0 or return_trajectory:
+        raise ValueError(
+            "a flow decoder takes Euler steps: langevin, stop_threshold and energy "
+            "trajectories need an energy"
+        )
 
 
 def _noise_source(mu: Tensor, mask: Tensor, generator: Generators):
@@ -249,7 +272,7 @@ def _noise_source(mu: Tensor, mask: Tensor, generator: Generators):
 
 @overload
 def refine(
-    energy: EnergyModel,
+    energy: EnergyModel | VectorField,
     mu: Tensor,
     mask: Tensor,
     config: RefineConfig | None = ...,
@@ -261,7 +284,7 @@ def refine(
 
 @overload
 def refine(
-    energy: EnergyModel,
+    energy: EnergyModel | VectorField,
     mu: Tensor,
     mask: Tensor,
     config: RefineConfig | None = ...,
@@ -273,7 +296,7 @@ def refine(
 
 
 def refine(
-    energy: EnergyModel,
+    energy: EnergyModel | VectorField,
     mu: Tensor,
     mask: Tensor,
     config: RefineConfig | None = None,

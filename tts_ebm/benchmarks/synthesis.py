@@ -6,7 +6,8 @@ Sections (``--sections``, all by default):
 * ``acoustic`` — the acoustic model from token ids to refined mel (encoder, duration
   prediction, expansion and K refinement steps, ``tts_ebm.sampling.refine``) for each K, at
   batch 1 and batched, and the same path with a same-sized flow-matching Euler decoder in place
-  of the refinement (``flow_baseline``); the vocoder on its own, so a pipeline's RTF is the sum.
+  of the refinement (an untrained :class:`~tts_ebm.model.flow.FlowDecoder` of the same config);
+  the vocoder on its own, so a pipeline's RTF is the sum.
   RTF = compute seconds / audio seconds; for a batch, audio seconds count every item. Speed does
   not depend on training, so without a checkpoint an untrained model of the packaged ``model=``
   size is used. Its duration predictor gives meaningless lengths, so durations are always
@@ -26,6 +27,7 @@ default voice; the ``vocoders`` mel is that voice's mel of ``--seconds`` of the 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import operator
@@ -54,7 +56,6 @@ from tts_ebm.benchmarks.common import (
 )
 from tts_ebm.benchmarks.compiled import compiled_energy
 from tts_ebm.benchmarks.file_memory import N_SENTENCES, TARGET_BYTES, file_memory
-from tts_ebm.benchmarks.flow_baseline import FlowDecoder, euler_sample
 from tts_ebm.benchmarks.pipeline import (
     FIRST_CHUNK_TARGET,
     JOIN_TOLERANCE,
@@ -66,6 +67,7 @@ from tts_ebm.benchmarks.pipeline import (
 from tts_ebm.benchmarks.vocoder_runtimes import compare_runtimes
 from tts_ebm.model.alignment import expand, path_from_durations, predict_durations
 from tts_ebm.model.energy import EnergyModule
+from tts_ebm.model.flow import FlowDecoder
 from tts_ebm.model.tts import EBMTTS
 from tts_ebm.sampling import RefineConfig, refine
 from tts_ebm.text import TextFrontend, split_sentences
@@ -246,7 +248,9 @@ def _acoustic_section(
     """Every (decoder, batch size, steps), and the vocoder at every batch size."""
     subject = _load_subject(options, device)
     model = subject.model
-    flow = FlowDecoder(model.energy_config).to(device).eval()
+    # Same trunk and size, untrained: speed does not depend on the weights.
+    flow_config = dataclasses.replace(model.energy_config, form="flow", anchor_beta=0.0)
+    flow = FlowDecoder(flow_config).to(device).eval()
     vocoder = None
     if options.vocoder != "none":
         from tts_ebm.vocoder import load_vocoder
@@ -279,7 +283,7 @@ def _acoustic_section(
         return lambda mu, mask: refine(energy, mu, mask, config)
 
     def euler(steps: int) -> Decode:
-        return lambda mu, mask: euler_sample(flow, mu, mask, steps)
+        return lambda mu, mask: refine(flow, mu, mask, RefineConfig(steps=steps))
 
     runs = [("ebm", k, ebm(model.energy, k)) for k in options.steps_list]
     runs += [("euler", k, euler(k)) for k in options.euler_steps_list]

@@ -4,20 +4,10 @@ The model density is p(Y | text) ∝ exp(−E_θ(Y; μ)); training criteria and 
 through :class:`EnergyModel` (``energy`` and ``score``), so analytic test energies and frozen
 snapshots plug in wherever the network does.
 
-The network is a 1-D U-Net over [Y; μ] (2·n_mels channels) in the shape of Matcha-TTS's decoder,
-without a time embedding (an energy is time-free) and with one output channel: a scalar energy per
-frame, masked and summed over frames.
-
-Two properties shape the code:
-
-* **Twice differentiable.** Training differentiates the score (itself a gradient) with respect to
-  the parameters, so activations are smooth (SiLU): with ReLU's zero second derivative the score
-  of a conv stack is piecewise constant in Y, with no curvature for the criteria to shape.
-* **Padding invariance.** Padded frames must not change anything on valid frames, otherwise an
-  utterance's energy depends on its batch. Every block takes and returns tensors that are zero
-  beyond the mask, convolutions therefore see zeros there whatever the padding length, masks are
-  downsampled with the data, and GroupNorm statistics are taken over valid frames only
-  (:class:`MaskedGroupNorm`; ``nn.GroupNorm`` would average over padding).
+The network is the shared 1-D U-Net trunk (:mod:`tts_ebm.model.unet`) over [Y; μ] without a time
+input (an energy is time-free) and an energy head: a scalar energy per frame, masked and summed
+over frames. The trunk is twice differentiable (training differentiates the score) and padding
+invariant.
 
 Cost, measured on the 2-core CPU (default size, float32, batch 16 × 400 frames, 2 threads):
 forward 0.34 s; score (forward + input gradient) 0.64 s ≈ 1.9 forwards; a delta training step
@@ -34,8 +24,9 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from tts_ebm.model.unet import UNet1d
 
 
 @runtime_checkable
@@ -85,9 +76,12 @@ class EnergyModule(nn.Module, ABC):
         return -grad * mask
 
 
+FORMS = ("scalar", "quadratic", "flow")
+
+
 @dataclass
 class EnergyConfig:
-    """Size of the energy U-Net; built from plain dicts (``EnergyConfig(**d)``, lists accepted).
+    """Size and head of the decoder U-Net; built from plain dicts (``EnergyConfig(**d)``).
 
     The default (channels (384, 384), 2 residual blocks per level, kernel 3) has 11.2 M
     parameters, the size of Matcha-TTS's decoder. ``EnergyConfig.tiny()`` — channels (32, 64),
@@ -110,6 +104,9 @@ class EnergyConfig:
       reached a seventh of its optimum in 400 steps). Choose κ = 1/η for the inference step η
       (for SSM with data noise σ: η = σ², κ = 1/σ²). R starts at zero, so an untrained energy
       leaves μ where it is.
+    * ``"flow"``: not an energy but a time-conditioned vector field v(x_t, μ, t) on the same trunk
+      (:class:`~tts_ebm.model.flow.FlowDecoder`, trained by ``objective=flow``); synthesis then
+      integrates it with Euler steps. ``build_decoder`` builds the network a form names.
     """
 
     n_mels: int = 80
@@ -119,12 +116,12 @@ class EnergyConfig:
     groups: int = 8
     anchor_beta: float = 0.0
     dropout: float = 0.0
-    form: Literal["scalar", "quadratic"] = "scalar"
+    form: Literal["scalar", "quadratic", "flow"] = "scalar"
     curvature: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.form not in ("scalar", "quadratic"):
-            raise ValueError(f"energy form must be 'scalar' or 'quadratic', got {self.form!r}")
+        if self.form not in FORMS:
+            raise ValueError(f"decoder form must be one of {FORMS}, got {self.form!r}")
         if self.curvature <= 0:
             raise ValueError(f"curvature must be positive, got {self.curvature}")
         self.channels = tuple(int(c) for c in self.channels)
@@ -146,96 +143,23 @@ class EnergyConfig:
         return cls(**{**fields, **overrides})
 
 
-class MaskedGroupNorm(nn.Module):
-    """GroupNorm whose statistics cover valid frames only, so padding cannot shift them.
-
-    The output on padded frames is left unspecified (callers mask it): skipping those masking
-    multiplies saves a tenth of a training step, where elementwise ops are a quarter of the time.
-    """
-
-    def __init__(self, groups: int, channels: int, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.groups = groups
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        b, c, t = x.shape
-        xg = x.reshape(b, self.groups, c // self.groups, t)
-        m = mask.squeeze(1)  # (B, T)
-        count = (m.sum(dim=1) * (c // self.groups)).clamp_min(1.0)[:, None]  # (B, 1)
-        # Masked sums as (batched) matrix products: no masked copy of x is materialised.
-        mean = torch.einsum("bgct,bt->bg", xg, m) / count
-        centred = xg - mean[:, :, None, None]
-        var = torch.einsum("bgct,bt->bg", centred.pow(2), m) / count
-        scale = torch.rsqrt(var + self.eps)[:, :, None].expand(b, self.groups, c // self.groups)
-        scale = scale.reshape(b, c, 1) * self.weight[:, None]
-        return torch.addcmul(self.bias[:, None], centred.reshape(b, c, t), scale)
-
-
-class ResBlock(nn.Module):
-    """Two conv → masked GroupNorm → SiLU layers with a residual path; masked in, masked out."""
-
-    def __init__(
-        self, c_in: int, c_out: int, kernel_size: int, groups: int, dropout: float
-    ) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv1d(c_in, c_out, kernel_size, padding=kernel_size // 2)
-        self.norm1 = MaskedGroupNorm(groups, c_out)
-        self.conv2 = nn.Conv1d(c_out, c_out, kernel_size, padding=kernel_size // 2)
-        self.norm2 = MaskedGroupNorm(groups, c_out)
-        self.dropout = nn.Dropout(dropout)
-        self.residual = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
-
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        h = F.silu(self.norm1(self.conv1(x), mask))
-        h = self.dropout(h) * mask
-        h = F.silu(self.norm2(self.conv2(h), mask))
-        return (h + self.residual(x)) * mask
-
-
-class EnergyNetwork(EnergyModule):
+class EnergyNetwork(UNet1d, EnergyModule):
     """1-D U-Net energy E_θ(Y; μ) (see the module docstring); any T, any padding."""
 
     def __init__(self, config: EnergyConfig | None = None) -> None:
-        super().__init__()
-        self.config = config = config or EnergyConfig()
+        config = config or EnergyConfig()
+        if config.form == "flow":
+            raise ValueError("form 'flow' is a vector field, not an energy: build a FlowDecoder")
         channels = config.channels
-        n_levels = len(channels)
-        # Lengths are padded to a multiple of this so every downsampling halves exactly.
-        self.multiple = 2 ** (n_levels - 1)
-
-        def blocks(c_in: int, c_out: int) -> nn.ModuleList:
-            return nn.ModuleList(
-                ResBlock(
-                    c_in if i == 0 else c_out,
-                    c_out,
-                    config.kernel_size,
-                    config.groups,
-                    config.dropout,
-                )
-                for i in range(config.n_blocks)
-            )
-
-        self.down = nn.ModuleList()
-        self.downsample = nn.ModuleList()
-        c_in = 2 * config.n_mels
-        for level, c in enumerate(channels):
-            self.down.append(blocks(c_in, c))
-            if level < n_levels - 1:
-                self.downsample.append(nn.Conv1d(c, c, 3, stride=2, padding=1))
-            c_in = c
-        self.mid = blocks(c_in, c_in)
-        # up[j] works on level n_levels − 1 − j; upsample[j] lifts its output one level up.
-        self.up = nn.ModuleList()
-        self.upsample = nn.ModuleList()
-        for level in reversed(range(n_levels)):
-            c = channels[level]
-            self.up.append(blocks(c_in + c, c))
-            if level > 0:
-                self.upsample.append(nn.ConvTranspose1d(c, c, 4, stride=2, padding=1))
-            c_in = c
+        super().__init__(
+            2 * config.n_mels,
+            channels,
+            config.n_blocks,
+            config.kernel_size,
+            config.groups,
+            config.dropout,
+        )
+        self.config = config
         if config.form == "quadratic":
             self.out = nn.Conv1d(channels[0], config.n_mels, 1)
             nn.init.zeros_(self.out.weight)
@@ -249,27 +173,8 @@ class EnergyNetwork(EnergyModule):
     def frame_energy(self, y: Tensor, mu: Tensor, mask: Tensor) -> Tensor:
         """Per-frame energy (B, T): the U-Net's output (read as ``form`` says) plus the anchor."""
         n_frames = y.shape[-1]
-        pad = -n_frames % self.multiple
-        if pad:
-            y, mu, mask = (F.pad(t, (0, pad)) for t in (y, mu, mask))
-        x = torch.cat([y, mu], dim=1) * mask
-        skips: list[tuple[Tensor, Tensor]] = []
-        for level, level_blocks in enumerate(self.down):
-            for block in level_blocks:
-                x = block(x, mask)
-            skips.append((x, mask))
-            if level < len(self.downsample):
-                mask = mask[..., ::2]
-                x = self.downsample[level](x) * mask
-        for block in self.mid:
-            x = block(x, mask)
-        for j, level_blocks in enumerate(self.up):
-            skip, mask = skips.pop()
-            if j > 0:
-                x = self.upsample[j - 1](x) * mask
-            x = torch.cat([x, skip], dim=1)
-            for block in level_blocks:
-                x = block(x, mask)
+        y, mu, mask = self.pad(y, mu, mask)
+        x = self.trunk(torch.cat([y, mu], dim=1) * mask, mask)
         if self.config.form == "quadratic":
             residual = (y - mu - self.out(x)) * mask
             frame = 0.5 * self.config.curvature * residual.pow(2).sum(dim=1)

@@ -1,4 +1,4 @@
-"""The acoustic model: text encoder + durations/alignment + energy network.
+"""The acoustic model: text encoder + durations/alignment + energy network (or flow decoder).
 
 Training aligns the encoder's per-token means to the reference mel (MAS, or stored durations)
 to get the frame-level condition μ; inference expands μ with predicted durations. The energy
@@ -23,7 +23,8 @@ from tts_ebm.model.alignment import (
     prior_loss,
 )
 from tts_ebm.model.encoder import EncoderConfig, TextEncoder
-from tts_ebm.model.energy import EnergyConfig, EnergyNetwork
+from tts_ebm.model.energy import EnergyConfig
+from tts_ebm.model.flow import build_decoder
 from tts_ebm.model.layers import sequence_mask
 
 
@@ -55,7 +56,8 @@ class EBMTTS(torch.nn.Module):
         self.encoder_config = encoder
         self.energy_config = energy
         self.encoder = TextEncoder(encoder)
-        self.energy = EnergyNetwork(energy)
+        # The energy network, or with form 'flow' the flow decoder (same trunk, same key).
+        self.energy = build_decoder(energy)
 
     @classmethod
     def from_config(cls, config: dict) -> EBMTTS:

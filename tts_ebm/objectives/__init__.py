@@ -2,8 +2,9 @@
 
 Importing this package registers every criterion with :func:`build_objective`: ``delta``,
 ``ssm`` (plain and variance-reduced), ``nce``, ``sance`` (self-adapting NCE), ``cd`` (improved
-contrastive divergence) and ``sum`` (weighted sums of the others). ``docs/criteria.md`` compares
-them.
+contrastive divergence), ``sum`` (weighted sums of the others) and ``flow`` (conditional flow
+matching of a flow decoder, the baseline the energies are compared with). ``docs/criteria.md``
+compares them.
 """
 
 from tts_ebm.objectives.base import (
@@ -18,6 +19,7 @@ from tts_ebm.objectives.base import (
 )
 from tts_ebm.objectives.cd import ImprovedContrastiveDivergence
 from tts_ebm.objectives.delta import DeltaObjective
+from tts_ebm.objectives.flow import FlowMatching
 from tts_ebm.objectives.hypotheses import (
     FileHypothesis,
     HypothesisSource,
@@ -33,6 +35,7 @@ from tts_ebm.objectives.ssm import SlicedScoreMatching
 __all__ = [
     "DeltaObjective",
     "FileHypothesis",
+    "FlowMatching",
     "HypothesisSource",
     "ImprovedContrastiveDivergence",
     "LangevinHypothesis",

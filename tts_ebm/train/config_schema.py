@@ -90,6 +90,7 @@ TRAINING = Record(
         "ckpt_path": optional(Str()),
         "resume": Bool(),
         "init_from": optional(Str()),
+        "init_from_only": optional(ListOf(Str(), 1, 16)),
         "inference": KNOBS,
         "trainer": TRAINER,
         "data": DATA,
@@ -104,3 +105,9 @@ TRAINING = Record(
 def check_training_config(config: dict) -> None:
     """Refuse (ValueError naming the dotted key) a config training could not run with."""
     TRAINING.check(config, "")
+    form = config["model"]["network"]["energy"].get("form", "scalar")
+    if (config["objective"]["name"] == "flow") != (form == "flow"):
+        raise ValueError(
+            f"objective {config['objective']['name']!r} cannot train network form {form!r}: "
+            "objective=flow trains model.network.energy.form=flow and only it"
+        )

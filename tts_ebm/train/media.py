@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 
+from tts_ebm.model.flow import VectorField
 from tts_ebm.plots import alignment_figure, energy_figure, mel_figure, to_rgb
 from tts_ebm.sampling import RefineConfig, refine
 from tts_ebm.train.data import collate
@@ -55,12 +56,14 @@ class ValidationMedia(L.Callback):
         prior = model.prior(batch.tokens, batch.token_lengths)
         refined = refine(model.energy, prior.mu, prior.frame_mask, refine_config)
         # A longer chain for the energy plot: shows whether more steps keep lowering it.
-        trajectory = RefineConfig(
-            steps=max(8, refine_config.steps), step_size=refine_config.step_size
-        )
-        _, energies = refine(
-            model.energy, prior.mu, prior.frame_mask, trajectory, return_trajectory=True
-        )
+        energies = None
+        if not isinstance(model.energy, VectorField):
+            trajectory = RefineConfig(
+                steps=max(8, refine_config.steps), step_size=refine_config.step_size
+            )
+            _, energies = refine(
+                model.energy, prior.mu, prior.frame_mask, trajectory, return_trajectory=True
+            )
         model.train(was_training)
 
         writer = logger.experiment
@@ -88,9 +91,10 @@ class ValidationMedia(L.Callback):
             mel = stats.denormalize(refined[k : k + 1, :, :n_gen]).float()
             wav = vocoder(mel.to(pl_module.device)).reshape(-1).float().cpu()
             writer.add_audio(f"{tag}/audio", wav, step, sample_rate=vocoder.sample_rate)
-        writer.add_image(
-            "val/energy_along_refinement",
-            to_rgb(energy_figure(energies.float().cpu().numpy())),
-            step,
-            dataformats="HWC",
-        )
+        if energies is not None:
+            writer.add_image(
+                "val/energy_along_refinement",
+                to_rgb(energy_figure(energies.float().cpu().numpy())),
+                step,
+                dataformats="HWC",
+            )

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from tts_ebm.model.energy import EnergyModel
+from tts_ebm.model.flow import VectorField
 from tts_ebm.model.tts import EBMTTS
 from tts_ebm.sampling import RefineConfig, refine
 from tts_ebm.train.data import Batch
@@ -25,7 +26,7 @@ def masked_mse(a: Tensor, b: Tensor, mask: Tensor) -> Tensor:
 
 
 def refined_errors(
-    energy: EnergyModel,
+    energy: EnergyModel | VectorField,
     mu: Tensor,
     y_ref: Tensor,
     mask: Tensor,
@@ -35,9 +36,16 @@ def refined_errors(
     """Masked MSE to ``y_ref`` of μ, keyed (0, 0.0), and of μ refined by every (K, η), K > 0.
 
     Plain gradient descent (no noise) is deterministic, so each η runs one chain and reads the
-    error off at every K on the way: K steps continue from the K' < K before them.
+    error off at every K on the way: K steps continue from the K' < K before them. A flow
+    decoder's K Euler steps of 1/K are not a continuation of fewer, so each K runs on its own,
+    once (η is not one of its knobs: its errors are keyed by every η asked for alike).
     """
     errors = {(0, 0.0): masked_mse(mu, y_ref, mask)}
+    if isinstance(energy, VectorField):
+        for k in sorted(set(steps) - {0}):
+            error = masked_mse(refine(energy, mu, mask, RefineConfig(steps=k)), y_ref, mask)
+            errors.update({(k, eta): error for eta in step_sizes})
+        return errors
     for eta in step_sizes:
         y, done = mu, 0
         for k in sorted(set(steps) - {0}):

@@ -187,7 +187,12 @@ def train(overrides: list[str]) -> Path:
     if config.get("init_from") and not ckpt_path:
         from tts_ebm.train.warm_start import warm_start
 
-        started = warm_start(module.model, config["init_from"], config["data"]["frontend_config"])
+        started = warm_start(
+            module.model,
+            config["init_from"],
+            config["data"]["frontend_config"],
+            only=config.get("init_from_only"),
+        )
         print(started.summary())
     trainer = build_trainer(config, run_dir)
     datamodule = build_datamodule(config, prepared)

@@ -6,12 +6,16 @@ name and shape: fine-tuning on another corpus, a different criterion on a traine
 new energy head on a trained trunk (``model.network.energy.form=quadratic`` keeps the encoder and
 the U-Net and starts only the head). Tensors that do not fit start fresh and are listed, so a
 mismatch that was not meant (another text frontend's vocabulary) is visible, not silent.
+``init_from_only=[encoder]`` copies only the named top-level modules: a shared pretrained prior
+under a fresh energy or flow decoder, as an equal-budget comparison of decoders needs (with
+``model.freeze_encoder=true``), even where the source's energy would fit.
 
 Refused: checkpoints from another text frontend (the token ids would mean other symbols).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,9 +40,13 @@ class WarmStart:
         return line
 
 
-def warm_start(model: nn.Module, path: str | Path, frontend: dict) -> WarmStart:
+def warm_start(
+    model: nn.Module, path: str | Path, frontend: dict, only: Sequence[str] | None = None
+) -> WarmStart:
     """Copy the matching tensors of checkpoint ``path`` into ``model`` (in place).
 
+    ``only``: top-level module names (``encoder``, ``energy``) whose tensors may be copied; the
+    others start fresh (listed). None copies every tensor that fits.
     ``frontend`` is the new run's text-frontend config: a checkpoint made with other symbols is
     refused, since its embedding rows would be read as the wrong characters or phones.
     """
@@ -53,8 +61,14 @@ def warm_start(model: nn.Module, path: str | Path, frontend: dict) -> WarmStart:
     ours = model.state_dict()
     result = WarmStart(Path(path))
     update = {}
+    wanted = None if only is None else set(only)
+    unknown = (wanted or set()) - {name for name, _ in model.named_children()}
+    if unknown:
+        raise ValueError(f"init_from_only: no module named {', '.join(sorted(unknown))}")
     for name, tensor in ours.items():
         other = theirs.get(name)
+        if wanted is not None and name.split(".")[0] not in wanted:
+            other = None
         if other is not None and other.shape == tensor.shape:
             update[name] = other.to(tensor.dtype)
             result.loaded.append(name)
