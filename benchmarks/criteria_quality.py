@@ -41,31 +41,26 @@ def measure(model_path: Path, run_dir: Path) -> dict:
     from omegaconf import OmegaConf
 
     from tts_ebm.checkpoint import load_inference_checkpoint
-    from tts_ebm.text import TextFrontend
-    from tts_ebm.train.data import PreparedDataset, collate
-    from tts_ebm.train.refinement import refinement_errors
+    from tts_ebm.train.step_sizes import step_size_table
 
     torch.manual_seed(0)
-    checkpoint = load_inference_checkpoint(model_path)
+    inference = load_inference_checkpoint(model_path).inference
     config = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"))
-    tokenizer = TextFrontend.from_config(checkpoint.frontend).tokenizer
-    val = PreparedDataset(config["data"]["prepared_dir"], "val", tokenizer, checkpoint.stats)
-    batches = [
-        collate([val[i] for i in range(j, min(j + 8, len(val)))]) for j in range(0, len(val), 8)
-    ]
-    packaged = float(checkpoint.inference["step_size"])
-    packaged_steps = int(checkpoint.inference["steps"])
-    sizes = sorted({packaged, *STEP_SIZES}, reverse=True)
+    packaged = float(inference["step_size"])
+    packaged_steps = int(inference["steps"])
     counts = sorted({*STEPS, packaged_steps} - {0})
-    errors = refinement_errors(checkpoint.model, batches, counts, sizes)
-    prior = errors.pop((0, 0.0))
+    measured = step_size_table(
+        model_path, config["data"]["prepared_dir"], counts, sorted({packaged, *STEP_SIZES})
+    )
+    errors = measured["errors"]
     best = min(errors, key=errors.get)
+    steps, step_size = best.split("@")
     return {
-        "prior": prior,
+        "prior": measured["prior"],
         "packaged_step_size": packaged,
         "packaged_steps": packaged_steps,
-        "refined": {f"{k}@{eta}": e for (k, eta), e in errors.items()},
-        "best": {"steps": best[0], "step_size": best[1], "mse": errors[best]},
+        "refined": errors,
+        "best": {"steps": int(steps), "step_size": float(step_size), "mse": errors[best]},
     }
 
 
@@ -76,10 +71,10 @@ def table(results: dict[str, dict]) -> str:
     ]
     for name, r in results.items():
         eta = r["packaged_step_size"]
-        cells = [f"{r['refined'][f'{k}@{eta}']:.4g}" for k in STEPS]
+        cells = [f"{r['refined'][f'{k}@{eta:g}']:.4g}" for k in STEPS]
         b = r["best"]
         k = r["packaged_steps"]
-        exported = f"{r['refined'][f'{k}@{eta}']:.4g} ({k})" if k else "—"
+        exported = f"{r['refined'][f'{k}@{eta:g}']:.4g} ({k})" if k else "—"
         lines.append(
             f"| {name} | {eta:g} | {r['prior']:.4f} | "
             + " | ".join(cells)

@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
+from tts_ebm.checkpoint import load_inference_checkpoint
 from tts_ebm.cli import main as cli_main
 from tts_ebm.data import download as dl
 from tts_ebm.data import ljspeech
@@ -552,11 +554,19 @@ def test_festival_smoke_chain_runs_every_stage(smoke):
     for stage in range(8):
         assert f"stage {stage}:" in result.stdout
     summary = (exp / "summary.md").read_text()
-    for system in ("vocoded", "delta-k0", "delta-k1", "ssm-k0", "ssm-k1"):
+    for system in ("vocoded", "delta-k0", "delta-k1", "flow-k1"):
         assert re.search(rf"\| {system} +\| 3 +\| \d", summary), system
     assert "| 2-train" in summary and "| total" in summary
+    # Trained side by side, one timing line each; the flow decoder is what its run exported.
+    timings = (exp / "timings.tsv").read_text()
+    assert "train-delta\t" in timings and "train-flow\t" in timings
+    flow = load_inference_checkpoint(exp / "runs/flow/model.safetensors")
+    assert flow.model.energy_config.form == "flow"
+    tuned = json.loads((exp / "runs/delta/step_sizes.json").read_text())
+    assert tuned["grid"] == [0.5, 1.0] and set(tuned["best"]) == {"1"}
+    assert not (exp / "runs/flow/step_sizes.json").exists()  # Euler steps have no η
     manifest = json.loads((exp / "listening/mushra/test.json").read_text())
-    assert set(manifest["systems"]) >= {"delta", "ssm", "vocoded"}
+    assert set(manifest["systems"]) >= {"delta", "flow", "vocoded"}
     assert len(list((exp / "synth/vocoded").glob("*.wav"))) == 3
     print(f"smoke chain: {seconds:.0f} s")
 
@@ -569,7 +579,7 @@ def test_festival_smoke_rerun_skips_finished_work_and_failures_stop_the_script(s
     start = time.monotonic()
     again = run_script("egs/festival/run.sh", "--smoke", "--exp", str(exp))
     assert again.returncode == 0, again.stderr[-3000:]
-    for unit in ("festival-corpus", "statistics", "train-delta", "synth-ssm-k1", "eval-vocoded"):
+    for unit in ("festival-corpus", "statistics", "train-delta", "synth-flow-k1", "eval-vocoded"):
         assert f"{unit}: done before, skipped" in again.stdout
     assert time.monotonic() - start < 120
     failed = run_script(
@@ -601,7 +611,9 @@ def _ljspeech_from_festival(corpus: Path, dest: Path) -> Path:
     return dest
 
 
-def _ljspeech_chain(smoke, tmp_path, criteria: str) -> tuple[Path, subprocess.CompletedProcess]:
+def _ljspeech_chain(
+    smoke, tmp_path, criteria: str, *extra: str
+) -> tuple[Path, subprocess.CompletedProcess]:
     exp_smoke, result, _ = smoke
     assert result.returncode == 0
     source = _ljspeech_from_festival(exp_smoke / "data/corpus", tmp_path / "LJSpeech-1.1")
@@ -622,6 +634,7 @@ def _ljspeech_chain(smoke, tmp_path, criteria: str) -> tuple[Path, subprocess.Co
         "--eval-args", "--f0-method dio",
         "--train-args", "data.num_workers=0 trainer.val_every_steps=1000000 "
         "trainer.checkpoint_every_steps=10 trainer.val_media=0 trainer.vocoder=griffin-lim",
+        *extra,
     )  # fmt: skip
     return exp, result
 
@@ -629,8 +642,22 @@ def _ljspeech_chain(smoke, tmp_path, criteria: str) -> tuple[Path, subprocess.Co
 @pytest.mark.festival
 @needs_festival
 def test_ljspeech_chain_on_an_ljspeech_shaped_folder(smoke, tmp_path):
-    exp, result = _ljspeech_chain(smoke, tmp_path, "delta")
+    """Also the comparison's shared prior: the smoke's delta encoder, frozen, under a new energy."""
+    prior = smoke[0] / "runs/delta/model.safetensors"
+    exp, result = _ljspeech_chain(smoke, tmp_path, "delta", "--prior", str(prior))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    runs = (prior, exp / "runs/delta/model.safetensors")
+    shared, trained = (load_inference_checkpoint(path).model for path in runs)
+    for name, tensor in shared.encoder.state_dict().items():
+        assert torch.equal(trained.encoder.state_dict()[name], tensor), name
+    # μ of the frozen prior is in its own normalisation: the run takes its statistics.
+    stats = [load_inference_checkpoint(path).stats for path in runs]
+    assert stats[0] == stats[1]
+    prepared = json.loads((exp / "prepared/stats.json").read_text())
+    assert prepared["mel_mean"] != stats[0].mean
+    log = (exp / "logs/train-delta.log").read_text()
+    n_energy = len(shared.energy.state_dict())
+    assert re.search(rf"tensors loaded, {n_energy} start fresh \(energy\.", log)
     assert "FELL BACK to a seeded random split" in result.stdout  # offline: said, not hidden
     split = json.loads((tmp_path / "data/split.json").read_text())
     assert split["sizes"] == {"train": 9, "val": 1, "test": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import signal
@@ -276,3 +277,35 @@ def test_non_finite_loss_skips_the_update_and_training_continues(tmp_path, monke
     for before, after in zip(snapshots[2], snapshots[3], strict=True):
         assert torch.equal(before, after)  # the NaN step left the energy network untouched
     assert any(not torch.equal(a, b) for a, b in zip(snapshots[1], snapshots[2], strict=True))
+
+
+def test_step_sizes_pick_the_eta_with_the_lowest_teacher_forced_error(toy_run, tmp_path):
+    from omegaconf import OmegaConf
+
+    from tts_ebm.cli import main
+    from tts_ebm.train.refinement import masked_mse
+    from tts_ebm.train.step_sizes import prepared_batches
+
+    model = toy_run / "model.safetensors"
+    prepared = OmegaConf.load(toy_run / "config.yaml").data.prepared_dir
+    out = tmp_path / "sizes.json"
+    args = ["step-sizes", str(model), prepared, "--steps", "2,1", "--grid", "1,0.25", "--out"]
+    assert main([*args, str(out)]) == 0
+    table = json.loads(out.read_text())
+    assert table["steps"] == [1, 2] and table["grid"] == [0.25, 1.0]
+    # One entry recomputed by hand: 2 steps of 0.25 from the aligned μ, pooled over elements.
+    ckpt = load_inference_checkpoint(model)
+    squares = elements = 0.0
+    for batch in prepared_batches(ckpt, prepared):
+        aligned = ckpt.model.align(batch.tokens, batch.token_lengths, batch.mel, batch.mel_lengths)
+        mask = aligned.frame_mask
+        y = refine(ckpt.model.energy, aligned.mu, mask, RefineConfig(steps=2, step_size=0.25))
+        n = float(mask.sum()) * y.shape[1]
+        squares += float(masked_mse(y, batch.mel, mask)) * n
+        elements += n
+    assert table["errors"]["2@0.25"] == pytest.approx(squares / elements, rel=1e-5)
+    for k in ("1", "2"):
+        best = table["best"][k]
+        assert best["mse"] == min(table["errors"][f"{k}@{eta:g}"] for eta in (0.25, 1.0))
+        assert table["errors"][f"{k}@{best['step_size']:g}"] == best["mse"]
+    assert table["prior"] > table["best"]["1"]["mse"]

@@ -39,6 +39,11 @@ pipeline_defaults() {
   listen_items=""
   verbose=false
   prepared=""
+  prior=""
+  parallel=1
+  energy_form=""
+  flow_steps="1 2 4 10"
+  step_size_grid=""
 }
 
 pipeline_usage() {
@@ -55,10 +60,19 @@ Pipeline options:
   --gpus N                     0 = CPU; N >= 1 GPUs, N > 1 with DDP (default ${gpus})
   --batch-size N               training batch size (default: the config's)
   --train-args "K=V ..."       more Hydra overrides for tts-ebm train
+  --prior FILE                 a shared, frozen prior: every system starts from FILE's encoder
+                               and durations and trains only its energy or flow decoder
+  --energy-form FORM           scalar or quadratic energy head for the EBM criteria (flow: its own)
+  --parallel N                 train N systems at a time, the CPU threads split among them
+                               (default ${parallel})
   --frontend ipa|chars         text front end (default ${frontend})
   --jobs N                     processes for feature extraction (0 = CPU cores)
   --prepared DIR               prepared features (default EXP/prepared; share across EXPs)
   --steps "K1 K2 ..."          refinement step counts to synthesise (default "${steps_list}")
+  --flow-steps "K1 K2 ..."     Euler step counts of the criterion 'flow' (default "${flow_steps}")
+  --step-size-grid "E1 E2 ..." synthesise each EBM at each K with the step size of this grid
+                               that refines the prepared val set best (tts-ebm step-sizes);
+                               default: each model's exported step size
   --vocoder NAME               universal, ljspeech, griffin-lim, ... (default ${vocoder})
   --metrics LIST               tts-ebm evaluate metrics (default ${metrics})
   --eval-args "ARGS"           more tts-ebm evaluate options (e.g. "--f0-method dio")
@@ -83,6 +97,11 @@ pipeline_option() {
     --gpus) gpus="$2" ;;
     --batch-size) batch_size="$2" ;;
     --train-args) train_args="$2" ;;
+    --prior) prior="$2" ;;
+    --energy-form) energy_form="$2" ;;
+    --parallel) parallel="$2" ;;
+    --flow-steps) flow_steps="$2" ;;
+    --step-size-grid) step_size_grid="$2" ;;
     --frontend) frontend="$2" ;;
     --jobs) jobs="$2" ;;
     --prepared) prepared="$2" ;;
@@ -204,13 +223,63 @@ train_overrides() {
   overrides+=("${extra[@]}")
 }
 
-stage_train() {
-  local crit overrides
-  train_overrides
-  for crit in ${criteria}; do
-    once "train-${crit}" run_logged "${exp}/logs/train-${crit}.log" \
-      tts train "objective=${crit}" "run_dir=${exp}/runs/${crit}" "${overrides[@]}"
+# criterion_overrides CRIT: the overrides of one system on top of train_overrides.
+criterion_overrides() {
+  local crit="$1"
+  crit_overrides=("objective=${crit}" "run_dir=${exp}/runs/${crit}")
+  if [[ -n ${energy_form} && ${crit} != flow ]]; then
+    crit_overrides+=("model.network.energy.form=${energy_form}")
+  fi
+  if [[ -n ${prior} ]]; then
+    crit_overrides+=("init_from=${prior}" "init_from_only=[encoder]" model.freeze_encoder=true)
+  fi
+}
+
+# train_one CRIT: one training run (resumed when interrupted), timed into timings.tsv.
+train_one() {
+  local crit="$1" start=${SECONDS} crit_overrides
+  criterion_overrides "${crit}"
+  run_logged "${exp}/logs/train-${crit}.log" \
+    tts train "${crit_overrides[@]}" "${overrides[@]}"
+  printf '%s\t%s\t%s\n' "train-${crit}" "$((SECONDS - start))" "$(date +%FT%T)" \
+    >>"${exp}/timings.tsv"
+}
+
+# wait_for_slot N: wait until fewer than N background trainings run; a failed one stops all.
+wait_for_slot() {
+  while (($(jobs -rp | wc -l) >= $1)); do
+    wait -n || exit $?
   done
+}
+
+stage_train() {
+  local crit overrides threads
+  train_overrides
+  threads=$(((${jobs} > 0 ? ${jobs} : $(nproc)) / parallel))
+  ((threads < 1)) && threads=1
+  for crit in ${criteria}; do
+    if ((parallel > 1)); then
+      wait_for_slot "${parallel}"
+      OMP_NUM_THREADS=${threads} once "train-${crit}" train_one "${crit}" &
+    else
+      once "train-${crit}" train_one "${crit}"
+    fi
+  done
+  wait_for_slot 1
+}
+
+# synth_steps CRIT: the step counts CRIT is synthesised at. The flow decoder takes Euler steps;
+# under a shared prior K = 0 (μ itself) is the same for every system, so only the first has it.
+synth_steps() {
+  local crit="$1" first
+  read -r first _ <<<"${criteria}"
+  if [[ ${crit} == flow ]]; then
+    echo "${flow_steps}"
+  elif [[ -n ${prior} && ${crit} != "${first}" ]]; then
+    echo "${steps_list}" | tr ' ' '\n' | grep -vx 0 | tr '\n' ' '
+  else
+    echo "${steps_list}"
+  fi
 }
 
 device_args() {
@@ -219,14 +288,39 @@ device_args() {
   return 0
 }
 
+# tune_step_sizes CRIT: EXP/runs/CRIT/step_sizes.json, the best η of --step-size-grid per K.
+tune_step_sizes() {
+  local crit="$1" ks
+  ks="$(synth_steps "${crit}" | tr ' ' '\n' | grep -vx 0 | paste -sd, -)"
+  [[ -z ${ks} ]] && return 0
+  run_logged "${exp}/logs/step-sizes-${crit}.log" \
+    tts step-sizes "${exp}/runs/${crit}/model.safetensors" "${prepared}" --steps "${ks}" \
+    --grid "$(echo "${step_size_grid}" | tr ' ' ',')" --out "${exp}/runs/${crit}/step_sizes.json"
+}
+
+# step_size_args CRIT K: --step-size of the tuned table, or nothing (the model's own).
+step_size_args() {
+  local crit="$1" k="$2" table="${exp}/runs/$1/step_sizes.json"
+  step_size=()
+  if [[ -n ${step_size_grid} && ${crit} != flow && ${k} != 0 ]]; then
+    step_size=(--step-size "$("${python}" -c \
+      'import json, sys; print(json.load(open(sys.argv[1]))["best"][sys.argv[2]]["step_size"])' \
+      "${table}" "${k}")")
+  fi
+}
+
 stage_synthesize() {
-  local crit k device
+  local crit k device step_size
   device_args
   for crit in ${criteria}; do
-    for k in ${steps_list}; do
+    if [[ -n ${step_size_grid} && ${crit} != flow ]]; then
+      once "step-sizes-${crit}" tune_step_sizes "${crit}"
+    fi
+    for k in $(synth_steps "${crit}"); do
+      step_size_args "${crit}" "${k}"
       once "synth-${crit}-k${k}" run_logged "${exp}/logs/synth-${crit}-k${k}.log" \
         tts synthesize --file "${test_txt}" --out-dir "${exp}/synth/${crit}-k${k}" \
-        --checkpoint "${exp}/runs/${crit}/model.safetensors" --steps "${k}" \
+        --checkpoint "${exp}/runs/${crit}/model.safetensors" --steps "${k}" "${step_size[@]}" \
         --vocoder "${vocoder}" --batch-size "${synth_batch_size}" "${device[@]}"
     done
   done
@@ -253,7 +347,7 @@ stage_evaluate() {
   local crit k
   once eval-vocoded evaluate_one vocoded "${exp}/synth/vocoded"
   for crit in ${criteria}; do
-    for k in ${steps_list}; do
+    for k in $(synth_steps "${crit}"); do
       once "eval-${crit}-k${k}" evaluate_one "${crit}-k${k}" "${exp}/synth/${crit}-k${k}"
     done
   done

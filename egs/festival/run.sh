@@ -38,15 +38,19 @@ Data options:
   --test-text FILE     id|text sentences spoken into a held-out test set (default: the val set)
   --test-size N        synthesise and evaluate the first N test sentences (default ${test_size})
   --smoke              the whole chain in a few minutes on CPU: ${smoke_train} train + ${smoke_val} val
-                       sentences (short ones), model=tiny, delta and ssm, 30 steps, K = 0 and 1,
-                       Griffin-Lim vocoder, metrics mcd,f0 (dio F0), a MUSHRA test; later options win
+                       sentences (short ones), model=tiny, delta and flow trained side by side,
+                       30 steps, K = 0 and 1 (delta's step size tuned on 0.5 and 1), Griffin-Lim
+                       vocoder, metrics mcd,f0 (dio F0), a MUSHRA test; later options win
 USAGE
   pipeline_usage
 }
 
 smoke_settings() {
   exp="${repo_root}/exp/festival-smoke"
-  criteria="delta ssm"
+  criteria="delta flow"
+  parallel=2
+  flow_steps="1"
+  step_size_grid="0.5 1"
   model="tiny"
   max_steps=30
   batch_size=8

@@ -1,4 +1,4 @@
-"""`tts-ebm train` and `tts-ebm export`."""
+"""`tts-ebm train`, `tts-ebm export` and `tts-ebm step-sizes`."""
 
 from __future__ import annotations
 
@@ -33,6 +33,34 @@ def _export(args: argparse.Namespace) -> int:
     knobs = {"steps": args.steps, "step_size": args.step_size, "temperature": args.temperature}
     knobs = {k: v for k, v in knobs.items() if v is not None}
     print(f"wrote {export_checkpoint(args.checkpoint, args.out, dtype, knobs)}")
+    return 0
+
+
+def _numbers(kind: type, text: str) -> list:
+    try:
+        return [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"comma-separated numbers wanted, got {text!r}") from None
+
+
+def _step_sizes(args: argparse.Namespace) -> int:
+    import json
+
+    from tts_ebm.train.step_sizes import step_size_table
+
+    grid = {"grid": args.grid} if args.grid else {}
+    table = step_size_table(
+        args.checkpoint, args.prepared_dir, args.steps, split=args.split, **grid
+    )
+    print(f"teacher-forced mel MSE on {args.split}: prior μ {table['prior']:.4f}")
+    print("K  " + "  ".join(f"η={eta:<7g}" for eta in table["grid"]) + "  best η")
+    for k in table["steps"]:
+        row = "  ".join(f"{table['errors'][f'{k}@{eta:g}']:<9.4f}" for eta in table["grid"])
+        print(f"{k:<3d}{row}  {table['best'][str(k)]['step_size']:g}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(table, indent=2))
+        print(f"wrote {args.out}")
     return 0
 
 
@@ -83,3 +111,26 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--step-size", type=float, help="default step size η (else the run's)")
     p.add_argument("--temperature", type=float, help="default initial noise τ (else the run's)")
     p.set_defaults(handler=_export)
+
+    p = commands.add_parser(
+        "step-sizes",
+        help="the best refinement step size for each step count, on prepared validation data",
+        description=(
+            "Refine μ (aligned to each reference, so durations play no part) by K steps of each "
+            "step size η of --grid and print the mel MSE to the reference: the best η per K. "
+            "Synthesise with `--steps K --step-size η`, or store it with `tts-ebm export`."
+        ),
+    )
+    p.add_argument("checkpoint", type=Path, help="inference checkpoint or Lightning .ckpt")
+    p.add_argument("prepared_dir", type=Path, help="output of `tts-ebm prepare`")
+    p.add_argument(
+        "--steps", type=lambda t: _numbers(int, t), default=[1, 2, 4], help="K list (1,2,4)"
+    )
+    p.add_argument(
+        "--grid",
+        type=lambda t: _numbers(float, t),
+        help="step sizes η to try (default 0.125,0.25,0.5,1,2)",
+    )
+    p.add_argument("--split", default="val", help="prepared split to measure on (val)")
+    p.add_argument("--out", type=Path, help="also write the table as JSON here")
+    p.set_defaults(handler=_step_sizes)

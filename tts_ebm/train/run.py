@@ -121,7 +121,7 @@ def complete_config(config: dict) -> tuple[dict, Path]:
     frontend_config = dict(meta["cache_key"]["frontend"], add_blank=config["data"]["add_blank"])
     frontend = TextFrontend.from_config(frontend_config)
     config["data"]["prepared_dir"] = str(prepared)
-    config["data"]["stats"] = read_stats(prepared / "stats.json").to_dict()
+    config["data"]["stats"] = run_stats(config, prepared).to_dict()
     config["data"]["frontend_config"] = frontend.to_config()
     if config["data"].get("durations_dir"):
         from tts_ebm.train.durations import check_durations
@@ -131,6 +131,16 @@ def complete_config(config: dict) -> tuple[dict, Path]:
         )
     config["model"]["network"]["encoder"]["n_vocab"] = len(frontend.symbols.symbols)
     return config, prepared
+
+
+def run_stats(config: dict, prepared: Path) -> MelStats:
+    """The prepared data's statistics, except under a frozen prior from ``init_from``: its μ is
+    in its own normalisation, which the mels must then share (the source's statistics)."""
+    if config.get("init_from") and config["model"].get("freeze_encoder"):
+        from tts_ebm.checkpoint import load_checkpoint
+
+        return load_checkpoint(config["init_from"]).stats
+    return read_stats(prepared / "stats.json")
 
 
 def read_stats(path: Path) -> MelStats:

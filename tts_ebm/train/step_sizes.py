@@ -1,0 +1,65 @@
+"""The best refinement step size η for each step count K, from teacher-forced validation errors.
+
+How far one step should go depends on the criterion, the energy form and K itself (a long chain
+wants a smaller η), so a comparison of criteria "each at its best step size" and a user exporting
+a model both need the same measurement: the masked mel MSE to the reference of μ refined by K
+steps of each η in a grid, μ aligned to the reference (so durations play no part), on a prepared
+split. A flow decoder's Euler steps have no η: its rows are the same for every η.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from tts_ebm.checkpoint import load_checkpoint
+from tts_ebm.text import TextFrontend
+from tts_ebm.train.data import Batch, PreparedDataset, collate
+from tts_ebm.train.refinement import refinement_errors
+
+DEFAULT_GRID = (0.125, 0.25, 0.5, 1.0, 2.0)
+
+
+def prepared_batches(
+    checkpoint, prepared_dir: str | Path, split: str = "val", batch_size: int = 8
+) -> list[Batch]:
+    """A prepared split as batches for ``checkpoint``: its tokenizer and its mel statistics."""
+    tokenizer = TextFrontend.from_config(checkpoint.frontend).tokenizer
+    data = PreparedDataset(prepared_dir, split, tokenizer, checkpoint.stats)
+    if not len(data):
+        raise ValueError(f"{prepared_dir}: the {split!r} split has no utterances")
+    return [
+        collate([data[i] for i in range(j, min(j + batch_size, len(data)))])
+        for j in range(0, len(data), batch_size)
+    ]
+
+
+def step_size_table(
+    checkpoint_path: str | Path,
+    prepared_dir: str | Path,
+    steps: Sequence[int],
+    grid: Sequence[float] = DEFAULT_GRID,
+    split: str = "val",
+) -> dict:
+    """``{"prior": mse, "errors": {"K@η": mse}, "best": {"K": {"step_size", "mse"}}}``, with
+    the ``steps`` and ``grid`` measured (sorted)."""
+    if not steps or min(steps) < 1:
+        raise ValueError(f"step counts must be >= 1, got {list(steps)}")
+    if not grid or min(grid) <= 0:
+        raise ValueError(f"step sizes must be > 0, got {list(grid)}")
+    steps, grid = sorted(set(steps)), sorted(set(grid))
+    checkpoint = load_checkpoint(checkpoint_path)
+    batches = prepared_batches(checkpoint, prepared_dir, split)
+    errors = refinement_errors(checkpoint.model.eval(), batches, steps, grid)
+    prior = errors.pop((0, 0.0))
+    best = {}
+    for k in steps:
+        eta = min(grid, key=lambda e: (errors[(k, e)], -e))  # ties (a flow: η unused): largest
+        best[str(k)] = {"step_size": eta, "mse": errors[(k, eta)]}
+    return {
+        "steps": steps,
+        "grid": grid,
+        "prior": prior,
+        "errors": {f"{k}@{eta:g}": value for (k, eta), value in sorted(errors.items())},
+        "best": best,
+    }
