@@ -136,6 +136,22 @@ def frame_energies_of(
     return frames.view(n, mu.shape[0], -1)
 
 
+def interleave(sources: list[Tensor], frame_mask: Tensor) -> tuple[list[Tensor], Tensor]:
+    """Candidates whose frame t is drawn from the sources by a random permutation per frame:
+    candidate j's frame t comes from source perm[j, t], so every source's frame appears once and
+    a frame's neighbours say nothing about its class. Returns the candidates and perm (n, B, T).
+    """
+    stacked = torch.stack(sources)  # (n, B, C, T)
+    perm = torch.rand(stacked.shape[0], *frame_mask.shape, device=stacked.device).argsort(dim=0)
+    index = perm[:, :, None].expand_as(stacked)
+    return list(stacked.gather(0, index).unbind(0)), perm
+
+
+def by_source(values: Tensor, perm: Tensor) -> Tensor:
+    """Per-frame values (n, B, T) of :func:`interleave`'s candidates, regrouped by source."""
+    return torch.empty_like(values).scatter_(0, perm, values)
+
+
 def energy_regulariser(per_element: Tensor) -> Tensor:
     """Improved CD's α term without α: mean_B[e(Y⁺)² + meanᵢ e(Y⁻ᵢ)²] for per-element energies
     e of shape (1 + ν, B), positives first. It bounds energies a contrastive loss leaves free."""
@@ -262,20 +278,17 @@ class NoiseContrastiveEstimation(Objective):
         """
         y_ref, mu, mask = inputs.y_ref, inputs.mu, inputs.mask
         frame_mask = mask.squeeze(1)
-        stacked = torch.stack(sources)  # (1 + ν, B, C, T)
-        perm = torch.rand(stacked.shape[0], *frame_mask.shape, device=mu.device).argsort(dim=0)
-        index = perm[:, :, None].expand_as(stacked)
-        mixed = list(stacked.gather(0, index).unbind(0))  # candidate j, frame t: source perm[j, t]
+        mixed, perm = interleave(sources, frame_mask)
         energies = frame_energies_of(energy, mixed, mu, mask)  # (1 + ν, B, T)
         log_q = torch.stack([self.noise.frame_log_density(y, inputs) for y in mixed])
         offset = self.offset.frames(mu, mask)
         mixed_logits = -energies - log_q - offset - math.log(self.n_negatives)
-        logits = torch.empty_like(mixed_logits).scatter_(0, perm, mixed_logits)  # by source
+        logits = by_source(mixed_logits, perm)
         loss, accuracy = frame_binary_nce(logits[0], logits[1:], frame_mask)
         frames = frame_mask.sum().clamp_min(1.0)
         with torch.no_grad():
-            by_source = torch.empty_like(energies).scatter_(0, perm, energies)
-            per_element = (by_source * frame_mask).sum(dim=(1, 2)) / (frames * y_ref.shape[1])
+            sourced = by_source(energies, perm)
+            per_element = (sourced * frame_mask).sum(dim=(1, 2)) / (frames * y_ref.shape[1])
         logs = {
             "nce/loss": loss.detach(),
             "nce/accuracy": accuracy,

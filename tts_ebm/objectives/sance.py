@@ -12,6 +12,16 @@ With θ' = θ (K = 1) and c = 0, σ(h) = 1/(1 + ν) everywhere and the θ-gradie
 gradient with the chains as model samples. Larger K lets θ move away from its noise, which makes
 the classification informative again; the thesis found shorter intervals better.
 
+The chains are unadjusted Langevin: on a quadratic energy of curvature κ their stationary
+variance is 1/(κ(1 − ηκ/2)), never below 2η. Where the (smoothed, ``data_sigma`` s) data is
+tighter than that, the ML gradient raises κ without end and the chains blow up past κ = 2/η
+(measured on the toy corpus at η = 0.5, s = 1), so the chain step must stay well below s²/2.
+Short chains also leave part of their start's offset from the mode, (1 − ηκ)^steps, and the
+gradient steepens the energy until the chain removes it: the energy is matched to its chain,
+which is why the packaged config synthesises with that chain (without noise).
+``logits: frame`` classifies frames of interleaved candidates, as NCE's (see
+``tts_ebm.objectives.nce``): with a stale snapshot whole utterances are separated perfectly.
+
 The snapshot is a ``copy.deepcopy`` with ``requires_grad_(False)`` in eval mode, kept outside the
 module tree (no parameters, no optimiser state); its weights and the refresh step travel in the
 extra state, so a resumed run continues with the same noise model. The energy must therefore be
@@ -46,8 +56,12 @@ from tts_ebm.objectives.hypotheses import LangevinHypothesis
 from tts_ebm.objectives.nce import (
     LogPartitionOffset,
     binary_nce,
+    by_source,
     energies_of,
     energy_regulariser,
+    frame_binary_nce,
+    frame_energies_of,
+    interleave,
     noised_positives,
     rms_distance,
 )
@@ -70,6 +84,7 @@ class SelfAdaptingNCE(Objective):
         offset: Literal["scalar", "text"] = "scalar",
         alpha: float = 0.0,
         data_sigma: float = 0.0,
+        logits: Literal["utterance", "frame"] = "utterance",
         n_mels: int = 80,
     ) -> None:
         super().__init__()
@@ -78,6 +93,9 @@ class SelfAdaptingNCE(Objective):
                 f"need snapshot_interval >= 1, n_negatives >= 1, alpha >= 0, data_sigma >= 0; "
                 f"got {snapshot_interval}, {n_negatives}, {alpha}, {data_sigma}"
             )
+        if logits not in ("utterance", "frame"):
+            raise ValueError(f"logits must be 'utterance' or 'frame', got {logits!r}")
+        self.logits = logits
         self.data_sigma = float(data_sigma)
         self.alpha = float(alpha)
         self.snapshot_interval = snapshot_interval
@@ -129,19 +147,18 @@ class SelfAdaptingNCE(Objective):
     # -- the criterion ------------------------------------------------------------------------
 
     def forward(self, energy: EnergyModel, inputs: ObjectiveInputs) -> ObjectiveOutput:
-        y_ref, mu, mask = inputs.y_ref, inputs.mu, inputs.mask
+        y_ref, mask = inputs.y_ref, inputs.mask
         frozen = self.snapshot(energy, inputs.step)
         starts = [self.chain.start.sample(inputs, energy) for _ in range(self.n_negatives)]
         negatives = [self.chain.run(frozen, start, inputs) for start in starts]
         candidates = [noised_positives(y_ref, mask, self.data_sigma), *negatives]
-        energies = energies_of(energy, candidates, mu, mask)  # (1 + ν, B)
-        with torch.no_grad():
-            noise_energies = energies_of(frozen, candidates, mu.detach(), mask)
-        offset = self.offset(mu, mask)
-        logits = -energies + noise_energies - offset - math.log(self.n_negatives)
-        loss, accuracy = binary_nce(logits[0], logits[1:])
-        frames = mask.sum(dim=(1, 2)).clamp_min(1.0)
-        per_element = energies / (frames * y_ref.shape[1])
+        if self.logits == "frame":
+            energies, loss, accuracy, offset = self._frame_terms(energy, frozen, candidates, inputs)
+        else:
+            energies, loss, accuracy, offset = self._utterance_terms(
+                energy, frozen, candidates, inputs
+            )
+        per_element = energies / (mask.sum(dim=(1, 2)) * y_ref.shape[1]).clamp_min(1.0)
         if self.alpha > 0:
             # As improved CD's α term: keeps E_θ from drifting without bound once the
             # classifier saturates (the logit only constrains E_θ − E_θ').
@@ -152,7 +169,7 @@ class SelfAdaptingNCE(Objective):
             logs={
                 "sance/loss": loss.detach(),
                 "sance/accuracy": accuracy,
-                "sance/offset": (offset.detach() / frames).mean(),
+                "sance/offset": offset.detach(),
                 "sance/snapshot_age": float(inputs.step - self.refreshed_at),
                 "sance/energy_pos": per_element[0].mean(),
                 "sance/energy_neg": per_element[1:].mean(),
@@ -160,3 +177,43 @@ class SelfAdaptingNCE(Objective):
                 "sance/dist_neg": rms_distance(y_ref, negatives, mask),
             },
         )
+
+    def _utterance_terms(
+        self,
+        energy: EnergyModel,
+        frozen: nn.Module,
+        candidates: list[Tensor],
+        inputs: ObjectiveInputs,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """One logit per utterance: energies (1 + ν, B), loss, accuracy, c per frame."""
+        mu, mask = inputs.mu, inputs.mask
+        energies = energies_of(energy, candidates, mu, mask)  # (1 + ν, B)
+        with torch.no_grad():
+            noise_energies = energies_of(frozen, candidates, mu.detach(), mask)
+        offset = self.offset(mu, mask)
+        logits = -energies + noise_energies - offset - math.log(self.n_negatives)
+        loss, accuracy = binary_nce(logits[0], logits[1:])
+        per_frame = (offset / mask.sum(dim=(1, 2)).clamp_min(1.0)).mean()
+        return energies, loss, accuracy, per_frame
+
+    def _frame_terms(
+        self,
+        energy: EnergyModel,
+        frozen: nn.Module,
+        candidates: list[Tensor],
+        inputs: ObjectiveInputs,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """One logit per frame of interleaved candidates (as NCE's ``logits: frame``, with the
+        snapshot's frame energy as the noise log density): h_t = −e_t + e'_t − log ν − c_t.
+        Returns each source's energy (1 + ν, B), loss, accuracy and c per frame."""
+        mu, mask = inputs.mu, inputs.mask
+        frame_mask = mask.squeeze(1)
+        mixed, perm = interleave(candidates, frame_mask)
+        energies = frame_energies_of(energy, mixed, mu, mask)  # (1 + ν, B, T)
+        with torch.no_grad():
+            noise_energies = frame_energies_of(frozen, mixed, mu.detach(), mask)
+        offset = self.offset.frames(mu, mask)
+        logits = by_source(-energies + noise_energies - offset - math.log(self.n_negatives), perm)
+        loss, accuracy = frame_binary_nce(logits[0], logits[1:], frame_mask)
+        per_frame = offset.sum() / frame_mask.sum().clamp_min(1.0)
+        return by_source(energies, perm).sum(dim=-1), loss, accuracy, per_frame
