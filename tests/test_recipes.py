@@ -28,12 +28,13 @@ import pytest
 import soundfile as sf
 import torch
 
+from tts_ebm import plots
 from tts_ebm.checkpoint import load_inference_checkpoint
 from tts_ebm.cli import main as cli_main
 from tts_ebm.data import download as dl
 from tts_ebm.data import ljspeech
 from tts_ebm.data.custom import CheckOptions, check_corpus, write_clean_corpus
-from tts_ebm.recipe import collect_results, summarize
+from tts_ebm.recipe import HEADLINES, acoustic_rtf, collect_results, comparison_curves, summarize
 
 REPO = Path(__file__).resolve().parents[1]
 needs_festival = pytest.mark.skipif(
@@ -515,6 +516,106 @@ def test_summary_table_orders_systems_and_lists_stage_times(tmp_path, capsys):
     numbers = json.loads((tmp_path / "summary.json").read_text())
     assert numbers["systems"]["delta-k4"]["mcd_db"] == 6.0
     assert summarize(tmp_path) == (tmp_path / "summary.md").read_text()
+
+
+def _comparison_experiment(exp: Path) -> None:
+    """Three criteria under a shared prior (μ once, as delta-k0): delta timed and logged,
+    flow timed and trained before step times were logged, nce neither."""
+    mcds = {"vocoded": 3.0, "delta-k0": 8.0, "delta-k1": 6.0, "delta-k4": 5.0}
+    mcds |= {"flow-k2": 5.5, "nce-k1": 7.0}
+    for name, mcd in mcds.items():
+        (exp / "eval" / name).mkdir(parents=True)
+        (exp / "eval" / name / "summary.json").write_text(json.dumps(_evaluate_summary(mcd, 0.3)))
+    rtfs = {"delta-k0": 0.002, "delta-k1": 0.004, "delta-k4": 0.012, "flow-k2": 0.02}
+    for name, rtf in rtfs.items():
+        (exp / "synth" / name).mkdir(parents=True)
+        (exp / "synth" / name / "timing.json").write_text(json.dumps({"acoustic_rtf": rtf}))
+    for version, seconds in (("0", ["0.5", "", "0.7"]), ("1", ["0.6", "0.9", "10.0"])):
+        csv_dir = exp / "runs/delta/csv" / f"version_{version}"
+        csv_dir.mkdir(parents=True)
+        rows = [f"{step},{value},1.0" for step, value in enumerate(seconds)]
+        (csv_dir / "metrics.csv").write_text(
+            "\n".join(["step,train/step_seconds,train/loss", *rows])
+        )
+    (exp / "runs/flow").mkdir(parents=True)
+    (exp / "runs/flow/config.yaml").write_text("trainer:\n  max_steps: 200\n")
+    lines = ["2-train\t400\tx", "train-flow\t100\tx", "train-delta\t999\tx", "train-flow\t50\tx"]
+    (exp / "timings.tsv").write_text("\n".join(lines) + "\n")
+
+
+def _cells(text: str, system: str) -> dict[str, str]:
+    header = next(line for line in text.splitlines() if line.startswith("| system"))
+    row = next(line for line in text.splitlines() if line.startswith(f"| {system} "))
+    names, values = ([c.strip() for c in line.strip("|").split("|")] for line in (header, row))
+    return dict(zip(names, values, strict=True))
+
+
+def test_summary_gives_each_system_its_acoustic_rtf_and_its_criterion_s_training_speed(tmp_path):
+    _comparison_experiment(tmp_path)
+    text = summarize(tmp_path)
+    # delta: the median of its five logged step times over both versions (0.5 0.6 0.7 0.9 10).
+    delta = _cells(text, "delta-k4")
+    assert (delta["mcd_db"], delta["acoustic_rtf"], delta["train_s_per_step"]) == (
+        "5.000",
+        "0.012",
+        "0.700",
+    )
+    assert _cells(text, "delta-k1")["train_s_per_step"] == "0.700"
+    # flow logged none: (100 + 50) s of its two timing lines over max_steps 200, marked.
+    assert _cells(text, "flow-k2")["train_s_per_step"] == "0.750†"
+    assert "† the run logged no step times" in text and "trainer.max_steps" in text
+    assert re.search(r"\| total +\| 6\.7 min", text)  # 2-train's 400 s; its units are inside
+    nce = _cells(text, "nce-k1")
+    assert nce["acoustic_rtf"] == nce["train_s_per_step"] == "–"
+    assert _cells(text, "vocoded")["train_s_per_step"] == "–"
+    numbers = json.loads((tmp_path / "summary.json").read_text())
+    assert numbers["systems"]["delta-k0"]["acoustic_rtf"] == 0.002
+    assert numbers["systems"]["delta-k4"]["train_s_per_step"] == 0.7
+    assert "acoustic_rtf" not in numbers["systems"]["nce-k1"]
+    assert numbers["training"] == {
+        "delta": {"seconds_per_step": 0.7, "measured": True},
+        "flow": {"seconds_per_step": 0.75, "measured": False},
+    }
+
+
+def test_comparison_figure_has_a_panel_per_metric_against_steps_and_against_rtf(tmp_path):
+    _comparison_experiment(tmp_path)
+    summarize(tmp_path)
+    results = collect_results(tmp_path)
+    rtfs = {r.name: rtf for r in results if (rtf := acoustic_rtf(tmp_path, r.name)) is not None}
+    curves = comparison_curves(results, rtfs)
+    assert list(curves) == ["mcd_db", "sphinx_wer", "mos"]
+    # Every line starts at the shared prior μ (delta-k0); nce-k1, untimed, is kept against K.
+    assert curves["mcd_db"] == {
+        "delta": [(0, 0.002, 8.0), (1, 0.004, 6.0), (4, 0.012, 5.0)],
+        "flow": [(0, 0.002, 8.0), (2, 0.02, 5.5)],
+        "nce": [(0, 0.002, 8.0), (1, None, 7.0)],
+    }
+    references = {r.name: r.metrics for r in results if r.name in ("recordings", "vocoded")}
+    labels = {metric: HEADLINES[metric] for metric in curves}
+    figure = plots.comparison_figure(curves, labels, references)
+    top, bottom = figure.axes[:3], figure.axes[3:]
+    assert [a.get_ylabel() for a in top] == [a.get_ylabel() for a in bottom]
+    assert [a.get_ylabel() for a in top] == ["MCD (dB)", "WER (PocketSphinx)", HEADLINES["mos"]]
+    assert {a.get_xlabel() for a in top} == {"steps K (0 = the prior μ)"}
+    assert {a.get_xlabel() for a in bottom} == {"acoustic model RTF"}
+    mcd_lines = {
+        line.get_label(): np.asarray(line.get_ydata()).tolist() for line in top[0].get_lines()
+    }
+    assert mcd_lines["delta"] == [8.0, 6.0, 5.0] and mcd_lines["vocoded"] == [3.0, 3.0]
+    assert "recordings" not in mcd_lines  # the recordings have no MCD; their MOS has a line
+    assert {line.get_label() for line in top[2].get_lines()} >= {"recordings", "vocoded"}
+    rtf_lines = [np.asarray(line.get_xdata()).tolist() for line in bottom[0].get_lines()]
+    assert rtf_lines[:3] == [[0.002, 0.004, 0.012], [0.002, 0.02], [0.002]]
+    # The file summarize wrote is this figure: 3 panels wide, 2 high, at 100 dpi.
+    width, height = (figure.get_size_inches() * 100).round()
+    assert _png_size(tmp_path / "comparison.png") == (width, height) == (1260, 680)
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a PNG, from its header."""
+    header = path.read_bytes()[16:24]
+    return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
 
 
 # ---- the egs/ chains ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -116,11 +117,39 @@ def test_cli_file_mode_with_and_without_ids_skips_bad_lines(
     args += ["--checkpoint", "hf://someone/voice/toy.safetensors", "--vocoder", "griffin-lim"]
     code, out, err = finish(cli(*args, env=env))
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["2.wav", "6.wav", "first.wav"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.wav")) == [
+        "2.wav",
+        "6.wav",
+        "first.wav",
+    ]
     assert f"{lines}:4: skipped: " in err and "nothing to pronounce" in err
     assert f"{lines}:5: skipped: " in err and "not a safe file name" in err
     assert "wrote 3 files" in out and "skipped 2 lines" in out
     assert sf.info(tmp_path / "out" / "2.wav").samplerate == 22050
+
+
+def test_file_mode_writes_the_printed_timings_and_the_knobs_to_timing_json(
+    ipa_checkpoint, tmp_path
+):
+    lines = tmp_path / "lines.txt"
+    lines.write_text("a|Hello there. How are you?\nb|Fine.\n")
+    args = ["--file", str(lines), "--out-dir", str(tmp_path / "out"), "--steps", "3"]
+    args += ["--step-size", "0.5", "--checkpoint", str(ipa_checkpoint), "--batch-size", "2"]
+    code, out, err = finish(cli(*args, "--vocoder", "griffin-lim"))
+    assert code == 0, err
+    timing = json.loads((tmp_path / "out" / "timing.json").read_text())
+    audio = sum(sf.info(tmp_path / "out" / f"{name}.wav").duration for name in "ab")
+    assert timing["audio_seconds"] == pytest.approx(audio)
+    assert f"audio: {timing['audio_seconds']:.2f} s" in out
+    for part in ("acoustic", "vocoder"):
+        seconds, rtf = timing[f"{part}_seconds"], timing[f"{part}_rtf"]
+        assert seconds > 0 and rtf == pytest.approx(seconds / audio)
+        assert f"{seconds:.3f} s, RTF {rtf:.3f}" in out
+    assert (timing["utterances"], timing["sentences"]) == (2, 3)
+    assert (timing["device"], timing["vocoder"]) == ("cpu", "griffin-lim")
+    defaults = Synthesizer.from_pretrained(ipa_checkpoint, device="cpu", vocoder="griffin-lim")
+    used = {"steps": 3, "step_size": 0.5, "batch_size": 2}
+    assert timing["knobs"] == {**asdict(defaults.options()), **used}
 
 
 def test_bad_input_gives_one_line_and_a_non_zero_exit(toy_checkpoint, tmp_path):

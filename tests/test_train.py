@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -277,6 +278,49 @@ def test_non_finite_loss_skips_the_update_and_training_continues(tmp_path, monke
     for before, after in zip(snapshots[2], snapshots[3], strict=True):
         assert torch.equal(before, after)  # the NaN step left the energy network untouched
     assert any(not torch.equal(a, b) for a, b in zip(snapshots[1], snapshots[2], strict=True))
+
+
+def test_step_seconds_run_from_one_step_start_to_the_next_skipped_steps_included(
+    tmp_path, monkeypatch
+):
+    """``train/step_seconds`` on a clock that reads 10, 10.5, 11.5, 13 at the steps' starts:
+    each step after the first logs the time since the previous start, the skipped one too."""
+    import lightning as L
+    from lightning.pytorch.loggers import CSVLogger
+
+    from tts_ebm.objectives.delta import DeltaObjective
+    from tts_ebm.train import module as module_lib
+    from tts_ebm.train.run import complete_config, compose_config
+    from tts_ebm.train.trainer import build_datamodule
+
+    monkeypatch.setenv("TTS_EBM_CACHE", str(tmp_path / "cache"))
+    config = compose_config([*TOY, f"run_dir={tmp_path / 'run'}", "trainer.max_steps=4"])
+    config, prepared = complete_config(config)
+    starts = iter([10.0, 10.5, 11.5, 13.0])
+    monkeypatch.setattr(module_lib, "time", SimpleNamespace(perf_counter=lambda: next(starts)))
+    original_forward = DeltaObjective.forward
+
+    def forward(self, energy, inputs):
+        out = original_forward(self, energy, inputs)
+        out.loss = out.loss * (float("nan") if inputs.step == 1 else 1.0)
+        return out
+
+    monkeypatch.setattr(DeltaObjective, "forward", forward)
+    module = module_lib.EBMTTSModule(config)
+    trainer = L.Trainer(
+        max_steps=4,
+        accelerator="cpu",
+        logger=CSVLogger(tmp_path / "run", name="csv"),
+        log_every_n_steps=1,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        use_distributed_sampler=False,
+    )
+    trainer.fit(module, datamodule=build_datamodule(config, prepared))
+    assert module.skipped_updates == 1
+    assert series(metrics(tmp_path / "run"), "train/step_seconds") == {1: 0.5, 2: 1.0, 3: 1.5}
 
 
 def test_step_sizes_pick_the_eta_with_the_lowest_teacher_forced_error(toy_run, tmp_path):

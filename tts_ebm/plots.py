@@ -62,6 +62,54 @@ def energy_figure(energies: np.ndarray):
     return figure
 
 
+def comparison_figure(
+    curves: dict[str, dict[str, list[tuple[int, float | None, float]]]],
+    labels: dict[str, str],
+    references: dict[str, dict[str, float]],
+):
+    """Systems side by side: one column per metric, quality against refinement steps K (top
+    row; K = 0, the prior μ, at the left) and, when timed, against the acoustic model's
+    real-time factor (bottom row), so a criterion's gain can be weighed against its cost.
+
+    ``curves`` maps a metric to {line label: [(K, RTF or None, value), ...] in K order};
+    ``references`` maps a name (``vocoded``, ...) to its metrics, drawn as horizontal lines.
+    """
+    plt = _pyplot()
+    points = [p for lines in curves.values() for line in lines.values() for p in line]
+    timed = any(rtf is not None for _, rtf, _ in points)
+    steps = sorted({k for k, _, _ in points})
+    rows, columns = 1 + timed, len(curves)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    for column, (metric, lines) in enumerate(curves.items()):
+        for label, line in lines.items():
+            (drawn,) = axes[0, column].plot(
+                [k for k, _, _ in line], [v for _, _, v in line], marker="o", label=label
+            )
+            kept = [(rtf, v) for _, rtf, v in line if rtf is not None]
+            if timed and kept:
+                axes[1, column].plot(*zip(*kept, strict=True), marker="o", color=drawn.get_color())
+        for axis in axes[:, column]:
+            for (name, values), style in zip(references.items(), ("--", ":", "-."), strict=False):
+                if metric in values:
+                    axis.axhline(values[metric], color="grey", linestyle=style, label=name)
+            axis.set_ylabel(labels[metric])
+            axis.grid(alpha=0.3)
+        axes[0, column].set_xscale("symlog", linthresh=1)
+        axes[0, column].set_xticks(steps, [str(k) for k in steps])
+        axes[0, column].set_xlabel("steps K (0 = the prior μ)")
+        if timed:
+            axes[1, column].set_xscale("log")
+            axes[1, column].xaxis.set_minor_formatter(plt.NullFormatter())
+            axes[1, column].set_xlabel("acoustic model RTF")
+    handles: dict = {}  # one legend for all panels: a reference may be missing from the first
+    for axis in axes[0]:
+        for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    axes[0, 0].legend(handles.values(), handles.keys(), fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
 def to_rgb(figure) -> np.ndarray:
     """(H, W, 3) uint8 pixels; closes the figure."""
     figure.canvas.draw()

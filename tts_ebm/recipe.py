@@ -1,22 +1,52 @@
 """The end of an ``egs/`` pipeline: one table of every system's metrics and the time of each stage.
 
 An experiment folder (``egs/*/run.sh --exp EXP``) holds ``eval/SYSTEM/summary.json`` from
-``tts-ebm evaluate`` (systems are ``CRITERION-kSTEPS`` and ``vocoded``) and ``timings.tsv``
-(``stage<TAB>seconds<TAB>finished at``, one line per run of a stage, appended by the script).
-This module reads both and writes ``summary.md`` and ``summary.json`` beside them, so results of
-different machines and settings can be compared without re-running anything.
+``tts-ebm evaluate`` (systems are ``CRITERION-kSTEPS`` and ``vocoded``), ``timings.tsv``
+(``stage<TAB>seconds<TAB>finished at``, one line per run of a stage, appended by the script),
+``synth/SYSTEM/timing.json`` from ``tts-ebm synthesize --file`` and the training runs
+``runs/CRITERION/``. This module reads them and writes ``summary.md``, ``summary.json`` and the
+figure ``comparison.png`` beside them, so results of different machines and settings can be
+compared without re-running anything.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 EVAL_DIR = "eval"
+SYNTH_DIR = "synth"
+# Written by `tts-ebm synthesize --file` beside the wavs: the seconds and knobs of a system.
+TIMING_FILE = "timing.json"
+RUNS_DIR = "runs"
 TIMINGS = "timings.tsv"
+FIGURE = "comparison.png"
+STEP_SECONDS = "train/step_seconds"  # logged by tts_ebm.train.module
+_SYSTEM_RE = re.compile(r"(?P<criterion>.+)-k(?P<steps>\d+)")
+# The comparison figure's panels, in order, with their axis labels (those the results have).
+HEADLINES = {
+    "mcd_db": "MCD (dB)",
+    "f0_rmse_cents": "log-F0 RMSE (cents)",
+    "sphinx_wer": "WER (PocketSphinx)",
+    "whisper_wer": "WER (Whisper)",
+    "mos": "predicted MOS (DistillMOS)",
+}
+# The cost columns of the metrics table, with the note under it that says what they are.
+COST_NOTES = {
+    "acoustic_rtf": "seconds of the acoustic model per second of audio (synth/SYSTEM/timing.json)",
+    "train_s_per_step": "median wall seconds from one training step's start to the next's "
+    "(train/step_seconds in runs/CRITERION/csv), the same for every K of a criterion",
+}
+FALLBACK_NOTE = (
+    "the run logged no step times: its train-CRITERION seconds in timings.tsv over "
+    "trainer.max_steps (start-up, validation and export included; the time before a resume "
+    "is not in timings.tsv)"
+)
 # Per-metric statistics that are not the headline number: the table shows means.
 _SKIPPED_LEAVES = {"std", "ci95", "ci95_low", "ci95_high", "n", "count"}
 RECORDINGS = "recordings"
@@ -27,6 +57,21 @@ class SystemResult:
     name: str
     metrics: dict[str, float]
     count: int | None  # utterances evaluated, when the summary says
+
+
+@dataclass(frozen=True)
+class TrainSpeed:
+    """Seconds per training step of one criterion's run, and whether they were measured per
+    step (the median of ``train/step_seconds``) or are the fallback of :func:`train_speed`."""
+
+    seconds: float
+    measured: bool
+
+
+def system_steps(name: str) -> tuple[str, int] | None:
+    """``(criterion, K)`` of a ``CRITERION-kK`` system; None for ``vocoded`` and ``recordings``."""
+    match = _SYSTEM_RE.fullmatch(name)
+    return (match["criterion"], int(match["steps"])) if match else None
 
 
 def _natural_key(name: str) -> list:
@@ -86,11 +131,7 @@ def collect_results(exp_dir: Path) -> list[SystemResult]:
     results = []
     recordings: SystemResult | None = None
     for summary in sorted((exp_dir / EVAL_DIR).glob("*/summary.json")):
-        try:
-            data = json.loads(summary.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot read {summary}: {exc}") from exc
-        metrics, reference, count = headline_metrics(data if isinstance(data, dict) else {})
+        metrics, reference, count = headline_metrics(_read_json(summary))
         name = summary.parent.name
         results.append(SystemResult(name, metrics, count))
         if reference and (recordings is None or name == "vocoded"):
@@ -99,19 +140,74 @@ def collect_results(exp_dir: Path) -> list[SystemResult]:
     return ([recordings] if recordings else []) + results
 
 
-def read_timings(exp_dir: Path) -> dict[str, float]:
-    """Seconds of each stage's latest run (a resumed stage shows the run that finished it)."""
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def read_timing_lines(exp_dir: Path) -> list[tuple[str, float]]:
+    """``(stage, seconds)`` of every line of ``timings.tsv``, in order."""
     path = exp_dir / TIMINGS
-    timings: dict[str, float] = {}
+    lines = []
     if path.is_file():
         for line in path.read_text().splitlines():
             fields = line.split("\t")
             if len(fields) >= 2:
                 try:
-                    timings[fields[0]] = float(fields[1])
+                    lines.append((fields[0], float(fields[1])))
                 except ValueError:
                     continue
-    return timings
+    return lines
+
+
+def acoustic_rtf(exp_dir: Path, system: str) -> float | None:
+    """The acoustic model's real-time factor in ``synth/SYSTEM/timing.json``, when there."""
+    path = exp_dir / SYNTH_DIR / system / TIMING_FILE
+    value = _read_json(path).get("acoustic_rtf") if path.is_file() else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def median_step_seconds(run_dir: Path) -> float | None:
+    """Median ``train/step_seconds`` over every ``csv/version_*/metrics.csv`` of a run (one
+    per resumption, so a resumed run's speed is that of all its processes)."""
+    values = []
+    for table in sorted(run_dir.glob("csv/version_*/metrics.csv")):
+        with table.open(newline="") as handle:
+            values += [
+                float(row[STEP_SECONDS]) for row in csv.DictReader(handle) if row.get(STEP_SECONDS)
+            ]
+    return statistics.median(values) if values else None
+
+
+def configured_steps(run_dir: Path) -> int | None:
+    """``trainer.max_steps`` of the run's ``config.yaml``."""
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return None
+    import yaml
+
+    config = yaml.safe_load(path.read_text())
+    steps = ((config or {}).get("trainer") or {}).get("max_steps")
+    return steps if isinstance(steps, int) and steps > 0 else None
+
+
+def train_speed(
+    exp_dir: Path, criterion: str, timing_lines: list[tuple[str, float]]
+) -> TrainSpeed | None:
+    """Seconds per step of ``runs/CRITERION``: the median logged step time; for a run that
+    logged none (trained before it was logged), the seconds of its ``train-CRITERION`` lines
+    in ``timings.tsv`` over ``trainer.max_steps`` (a line is written only when the training
+    command succeeds, by which time it has trained ``max_steps``)."""
+    run_dir = exp_dir / RUNS_DIR / criterion
+    measured = median_step_seconds(run_dir)
+    if measured is not None:
+        return TrainSpeed(measured, measured=True)
+    seconds = [value for stage, value in timing_lines if stage == f"train-{criterion}"]
+    steps = configured_steps(run_dir)
+    return TrainSpeed(sum(seconds) / steps, measured=False) if seconds and steps else None
 
 
 def _fmt(value: float | None) -> str:
@@ -139,35 +235,136 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
+def training_speeds(
+    exp_dir: Path, results: list[SystemResult], timing_lines: list[tuple[str, float]]
+) -> dict[str, TrainSpeed]:
+    """:func:`train_speed` of every criterion that has a system in ``results``."""
+    criteria = dict.fromkeys(parsed[0] for r in results if (parsed := system_steps(r.name)))
+    speeds = {c: train_speed(exp_dir, c, timing_lines) for c in criteria}
+    return {c: speed for c, speed in speeds.items() if speed is not None}
+
+
+def system_costs(
+    name: str, rtfs: dict[str, float], speeds: dict[str, TrainSpeed]
+) -> dict[str, float]:
+    """``acoustic_rtf`` of a system and ``train_s_per_step`` of its criterion, when known."""
+    costs = {"acoustic_rtf": rtfs[name]} if name in rtfs else {}
+    parsed = system_steps(name)
+    if parsed and parsed[0] in speeds:
+        costs["train_s_per_step"] = speeds[parsed[0]].seconds
+    return costs
+
+
+def _metrics_table(
+    results: list[SystemResult], rtfs: dict[str, float], speeds: dict[str, TrainSpeed]
+) -> list[str]:
+    """The metrics table's lines: quality columns, then costs, then what the costs are."""
+    columns: list[str] = []
+    for result in sorted(results, key=lambda r: r.name == RECORDINGS):  # systems first
+        columns += [c for c in result.metrics if c not in columns]
+    costs = {r.name: system_costs(r.name, rtfs, speeds) for r in results}
+    cost_columns = [c for c in COST_NOTES if any(c in row for row in costs.values())]
+    estimated = {criterion for criterion, speed in speeds.items() if not speed.measured}
+    rows = []
+    for r in results:
+        mark = "†" if (system_steps(r.name) or ("",))[0] in estimated else ""
+        row = [r.name, "–" if r.count is None else str(r.count)]
+        row += [_fmt(r.metrics.get(c)) for c in columns]
+        row += [
+            _fmt(costs[r.name].get(c)) + (mark if c == "train_s_per_step" else "")
+            for c in cost_columns
+        ]
+        rows.append(row)
+    lines = [markdown_table(["system", "n", *columns, *cost_columns], rows)]
+    lines += [f"\n{c}: {COST_NOTES[c]}" for c in cost_columns]
+    if estimated:
+        lines.append(f"\n† {FALLBACK_NOTE}")
+    return lines
+
+
+def comparison_curves(
+    results: list[SystemResult], rtfs: dict[str, float]
+) -> dict[str, dict[str, list[tuple[int, float | None, float]]]]:
+    """``{metric: {criterion: [(K, acoustic RTF, value), ...]}}`` of the headline metrics.
+
+    A criterion without a K = 0 system of its own (under a shared prior the pipeline makes μ
+    once) starts at the experiment's one K = 0 system, when there is exactly one.
+    """
+    systems: dict[str, dict[int, SystemResult]] = {}
+    for result in results:
+        if parsed := system_steps(result.name):
+            systems.setdefault(parsed[0], {})[parsed[1]] = result
+    priors = [by_steps[0] for by_steps in systems.values() if 0 in by_steps]
+    shared = {0: priors[0]} if len(priors) == 1 else {}
+    curves: dict[str, dict[str, list[tuple[int, float | None, float]]]] = {}
+    for metric in HEADLINES:
+        for criterion, by_steps in systems.items():
+            line = [
+                (k, rtfs.get(r.name), r.metrics[metric])
+                for k, r in sorted({**shared, **by_steps}.items())
+                if metric in r.metrics
+            ]
+            if line:
+                curves.setdefault(metric, {})[criterion] = line
+    return curves
+
+
+def write_comparison(
+    exp_dir: Path, results: list[SystemResult], rtfs: dict[str, float]
+) -> Path | None:
+    """``EXP/comparison.png`` (see :func:`tts_ebm.plots.comparison_figure`), when any
+    ``CRITERION-kK`` system has a headline metric."""
+    curves = comparison_curves(results, rtfs)
+    if not curves:
+        return None
+    from tts_ebm import plots
+
+    references = {r.name: r.metrics for r in results if system_steps(r.name) is None}
+    labels = {metric: HEADLINES[metric] for metric in curves}
+    plots.save(plots.comparison_figure(curves, labels, references), exp_dir / FIGURE)
+    return exp_dir / FIGURE
+
+
 def summarize(exp_dir: Path) -> str:
-    """The summary text (also written to ``EXP/summary.md``; numbers to ``summary.json``)."""
+    """The summary text (also written to ``EXP/summary.md``; numbers to ``summary.json``,
+    the comparison figure to ``comparison.png``)."""
     exp_dir = Path(exp_dir)
     if not exp_dir.is_dir():
         raise FileNotFoundError(f"experiment folder not found: {exp_dir}")
     results = collect_results(exp_dir)
-    timings = read_timings(exp_dir)
+    timing_lines = read_timing_lines(exp_dir)
+    timings = dict(timing_lines)  # each stage's latest run (a resumed one: the run that finished)
+    rtfs = {r.name: rtf for r in results if (rtf := acoustic_rtf(exp_dir, r.name)) is not None}
+    speeds = training_speeds(exp_dir, results, timing_lines)
     parts = [f"# Summary of {exp_dir}"]
     if results:
-        columns: list[str] = []
-        for result in sorted(results, key=lambda r: r.name == RECORDINGS):  # systems first
-            columns += [c for c in result.metrics if c not in columns]
-        header = ["system", "n", *columns]
-        rows = [
-            [r.name, "–" if r.count is None else str(r.count)]
-            + [_fmt(r.metrics.get(c)) for c in columns]
-            for r in results
+        parts += [
+            "",
+            "## Metrics (means over the test set)",
+            "",
+            *_metrics_table(results, rtfs, speeds),
         ]
-        parts += ["", "## Metrics (means over the test set)", "", markdown_table(header, rows)]
+        if write_comparison(exp_dir, results, rtfs):
+            parts += ["", f"Quality against steps and against acoustic RTF: {FIGURE}"]
     else:
         parts += ["", f"no evaluation results yet ({exp_dir / EVAL_DIR}/*/summary.json)"]
     if timings:
         rows = [[stage, _seconds(seconds)] for stage, seconds in timings.items()]
-        rows.append(["total", _seconds(sum(timings.values()))])
+        # Numbered stages only: a stage's units (train-CRITERION, ...) are inside its time.
+        stages = [seconds for stage, seconds in timings.items() if stage.split("-")[0].isdigit()]
+        rows.append(["total", _seconds(sum(stages))])
         parts += ["", "## Time per stage (latest run)", "", markdown_table(["stage", "time"], rows)]
     text = "\n".join(parts) + "\n"
     (exp_dir / "summary.md").write_text(text)
     numbers = {
-        "systems": {r.name: {"n": r.count, **r.metrics} for r in results},
+        "systems": {
+            r.name: {"n": r.count, **r.metrics, **system_costs(r.name, rtfs, speeds)}
+            for r in results
+        },
+        "training": {
+            c: {"seconds_per_step": speed.seconds, "measured": speed.measured}
+            for c, speed in speeds.items()
+        },
         "stage_seconds": timings,
     }
     (exp_dir / "summary.json").write_text(json.dumps(numbers, indent=2) + "\n")

@@ -10,7 +10,8 @@ def _summary(args: argparse.Namespace) -> int:
     from tts_ebm.recipe import summarize
 
     print(summarize(args.exp_dir), end="")
-    print(f"(written to {args.exp_dir / 'summary.md'} and summary.json)")
+    figure = " and comparison.png" if (args.exp_dir / "comparison.png").is_file() else ""
+    print(f"(written to {args.exp_dir / 'summary.md'}, summary.json{figure})")
     return 0
 
 
@@ -23,11 +24,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="recipe_command", metavar="ACTION", required=True)
     s = sub.add_parser(
         "summary",
-        help="metrics of every system and time of every stage of an experiment",
+        help="metrics and costs of every system and time of every stage of an experiment",
         description=(
-            "Read EXP_DIR/eval/*/summary.json (from tts-ebm evaluate) and EXP_DIR/timings.tsv "
-            "(written by egs/*/run.sh), print one table of metrics per system (means) and one "
-            "of time per stage, and write them to EXP_DIR/summary.md and summary.json."
+            "Read EXP_DIR/eval/*/summary.json (from tts-ebm evaluate), EXP_DIR/timings.tsv "
+            "(written by egs/*/run.sh), EXP_DIR/synth/*/timing.json (from tts-ebm synthesize "
+            "--file) and the training logs EXP_DIR/runs/*/csv; print one table of metrics per "
+            "system (means, the acoustic model's RTF, the criterion's training seconds per "
+            "step) and one of time per stage, and write them to EXP_DIR/summary.md and "
+            "summary.json, with quality against steps and against RTF in comparison.png."
         ),
     )
     s.add_argument("exp_dir", type=Path, metavar="EXP_DIR")

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from tts_ebm.commands.speed_options import add_speed_options
+
+if TYPE_CHECKING:
+    from tts_ebm.synthesis import SynthesisOptions, Synthesizer
 
 _ID_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -69,14 +74,33 @@ def _save(result, out: Path, save_mel: bool) -> None:
         plots.save(figure, out.with_suffix(".mel.png"))
 
 
+def _speed(timings: list[tuple[float, float, float]]) -> dict[str, float]:
+    """Totals of (audio s, acoustic s, vocoder s) per output, and the real-time factors."""
+    seconds, acoustic, vocoding = (sum(column) for column in zip(*timings, strict=True))
+    return {
+        "audio_seconds": seconds,
+        "acoustic_seconds": acoustic,
+        "vocoder_seconds": vocoding,
+        "acoustic_rtf": acoustic / seconds,
+        "vocoder_rtf": vocoding / seconds,
+    }
+
+
 def _report_speed(
     timings: list[tuple[float, float, float]], vocoder: str, file: TextIO = sys.stdout
-) -> None:
-    """Real-time factors from (audio s, acoustic s, vocoder s) per output."""
-    seconds, acoustic, vocoding = (sum(column) for column in zip(*timings, strict=True))
-    print(f"audio: {seconds:.2f} s", file=file)
-    print(f"acoustic model: {acoustic:.3f} s, RTF {acoustic / seconds:.3f}", file=file)
-    print(f"vocoder ({vocoder}): {vocoding:.3f} s, RTF {vocoding / seconds:.3f}", file=file)
+) -> dict[str, float]:
+    """Print the real-time factors of :func:`_speed`, and return its numbers."""
+    speed = _speed(timings)
+    print(f"audio: {speed['audio_seconds']:.2f} s", file=file)
+    print(
+        f"acoustic model: {speed['acoustic_seconds']:.3f} s, RTF {speed['acoustic_rtf']:.3f}",
+        file=file,
+    )
+    print(
+        f"vocoder ({vocoder}): {speed['vocoder_seconds']:.3f} s, RTF {speed['vocoder_rtf']:.3f}",
+        file=file,
+    )
+    return speed
 
 
 def _read_lines(path: Path) -> list[tuple[int, str | None, str]]:
@@ -103,9 +127,32 @@ def _timing(result) -> tuple[float, float, float]:
     return result.seconds, result.acoustic_seconds, result.vocoder_seconds
 
 
+def _write_timing(
+    out_dir: Path,
+    speed: dict[str, float],
+    jobs: list,
+    synth: Synthesizer,
+    options: SynthesisOptions,
+) -> None:
+    """``DIR/timing.json``: the printed totals, with what they were measured on and with, so
+    a recipe summary can set systems' synthesis cost beside their quality."""
+    from tts_ebm.recipe import TIMING_FILE
+
+    record = {
+        **speed,
+        "utterances": len(jobs),
+        "sentences": sum(len(sentences) for _, sentences in jobs),
+        "device": str(synth.device),
+        "vocoder": synth.vocoder.label,
+        "knobs": asdict(options),
+    }
+    (out_dir / TIMING_FILE).write_text(json.dumps(record, indent=2) + "\n")
+
+
 def _synthesize_file(args: argparse.Namespace, entries: list, synth) -> int:
     knobs = _knobs(args)
-    batch_size = synth.options(**knobs).batch_size  # bad knobs fail before any work
+    options = synth.options(**knobs)  # bad knobs fail before any work
+    batch_size = options.batch_size
     width = len(str(max((n for n, _, _ in entries), default=1)))
     jobs, seen, n_bad = [], set(), 0
     for number, utt_id, text in entries:
@@ -131,7 +178,8 @@ def _synthesize_file(args: argparse.Namespace, entries: list, synth) -> int:
             _save(result, out, args.save_mel)
             timings.append(_timing(result))
     print(f"wrote {len(timings)} files to {args.out_dir}, skipped {n_bad} lines")
-    _report_speed(timings, synth.vocoder.label)
+    speed = _report_speed(timings, synth.vocoder.label)
+    _write_timing(args.out_dir, speed, jobs, synth, options)
     return 0
 
 
@@ -269,7 +317,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out-dir",
         type=Path,
-        help="with --file: writes DIR/ID.wav, or DIR/LINE.wav (line number) for lines without id",
+        help="with --file: writes DIR/ID.wav, or DIR/LINE.wav (line number) for lines without "
+        "id, and DIR/timing.json (the seconds and real-time factors printed, and the knobs)",
     )
     p.add_argument(
         "--batch-size",

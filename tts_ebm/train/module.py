@@ -8,6 +8,7 @@ per-step seeding below must happen before any random draw of the step.
 from __future__ import annotations
 
 import math
+import time
 
 import lightning as L
 import torch
@@ -55,6 +56,7 @@ class EBMTTSModule(L.LightningModule):
         # Counted in this process: a run whose every update was skipped learnt nothing.
         self.skipped_updates = 0
         self.applied_updates = 0
+        self._step_started: float | None = None  # wall clock at the last training step's start
 
     # -- optimisation ---------------------------------------------------------------------
 
@@ -110,7 +112,23 @@ class EBMTTSModule(L.LightningModule):
             finite = self.trainer.strategy.reduce(finite, reduce_op="min")
         return bool(finite > 0)
 
+    def _log_step_seconds(self) -> None:
+        """``train/step_seconds``: wall time from the previous step's start to this one's.
+
+        Start to start, so the work a step leaves queued on a GPU (its optimiser update) is
+        paid for by the step and no synchronisation is added; data loading counts too. The
+        first step of a process, and of training after validation, has no previous start.
+        """
+        now = time.perf_counter()
+        if self._step_started is not None:
+            self.log("train/step_seconds", now - self._step_started, batch_size=1)
+        self._step_started = now
+
+    def on_validation_start(self) -> None:
+        self._step_started = None  # validation time is not a training step's
+
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        self._log_step_seconds()
         step = self.global_step
         torch.manual_seed(step_seed(self.config["seed"], step, self.global_rank))
         optimizer = self.optimizers()
