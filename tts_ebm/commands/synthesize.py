@@ -289,6 +289,7 @@ def register(commands: argparse._SubParsersAction) -> None:
             "  tts-ebm synthesize --file lines.txt --out-dir wavs/ [--batch-size N]\n\n"
             "The acoustic model predicts a first guess μ of the mel, then refines it:\n"
             "  Y₀ = μ + τ·ε,  Y_{k+1} = Y_k − η_k ∇E(Y_k; μ) + √(2η_kλ)·ε_k,  k < K\n"
+            "(a flow-matching decoder takes K Euler steps of its vector field instead)\n"
             "and the vocoder turns Y into audio. Long text is split into sentences, which are\n"
             "batched and joined with 0.25 s pauses (0.6 s after a blank line). Knobs left out\n"
             "take the checkpoint's defaults. Prints the phonemes and the real-time factors\n"
@@ -330,7 +331,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="inference checkpoint: PATH or hf://OWNER/REPO[@REV]/FILE.safetensors (through "
         "the Hugging Face cache; offline when cached); default: the shipped default voice",
     )
-    p.add_argument("--steps", type=int, help="K, the number of refinement steps; 0 = μ itself")
+    p.add_argument(
+        "--steps",
+        type=int,
+        help="K, the number of refinement steps (a flow decoder: Euler steps); 0 = μ itself",
+    )
     p.add_argument(
         "--step-size",
         type=_step_sizes,
