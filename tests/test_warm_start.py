@@ -76,3 +76,30 @@ def test_a_missing_checkpoint_says_so(tmp_path):
     frontend = TextFrontend("chars")
     with pytest.raises(CheckpointError, match="not found"):
         warm_start(small_model(frontend, "scalar", 0), tmp_path / "none.ckpt", frontend.to_config())
+
+
+def test_a_frozen_encoder_gives_the_inference_prior_at_every_training_step():
+    """Dropout stays off in a frozen encoder: μ is the same at every step and equals the eval μ."""
+    from tts_ebm.train.module import EBMTTSModule
+    from tts_ebm.train.run import compose_config
+
+    overrides = ["model.freeze_encoder=true", "model.network.encoder.dropout=0.3"]
+    config = compose_config(["experiment=toy", *overrides])
+    config["data"]["stats"] = {"mel_mean": -5.0, "mel_std": 2.0}
+    config["model"]["network"]["encoder"]["n_vocab"] = 12
+    module = EBMTTSModule(config).train()
+    assert config["model"]["network"]["encoder"]["dropout"] > 0
+    assert not module.model.encoder.training and module.model.energy.training
+    tokens, lengths = torch.randint(1, 12, (2, 7)), torch.tensor([7, 5])
+    mel, mel_lengths = torch.randn(2, 80, 20), torch.tensor([20, 15])
+    mus = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        mus.append(module.model.align(tokens, lengths, mel, mel_lengths).mu)
+    torch.testing.assert_close(mus[0], mus[1], rtol=0, atol=0)
+    module.model.eval()
+    torch.testing.assert_close(module.model.align(tokens, lengths, mel, mel_lengths).mu, mus[0])
+    # Without freezing, the encoder trains, with its dropout.
+    config["model"]["freeze_encoder"] = False
+    free = EBMTTSModule(config).train()
+    assert free.model.encoder.training

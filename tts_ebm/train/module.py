@@ -58,6 +58,14 @@ class EBMTTSModule(L.LightningModule):
         self.applied_updates = 0
         self._step_started: float | None = None  # wall clock at the last training step's start
 
+    def train(self, mode: bool = True) -> EBMTTSModule:
+        """A frozen encoder stays in eval mode: its μ, without dropout, is the one inference
+        gives the energy, and the same at every step."""
+        super().train(mode)
+        if self.config["model"].get("freeze_encoder"):
+            self.model.encoder.eval()
+        return self
+
     # -- optimisation ---------------------------------------------------------------------
 
     def configure_optimizers(self):
