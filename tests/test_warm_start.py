@@ -103,3 +103,30 @@ def test_a_frozen_encoder_gives_the_inference_prior_at_every_training_step():
     config["model"]["freeze_encoder"] = False
     free = EBMTTSModule(config).train()
     assert free.model.encoder.training
+
+
+def test_the_frozen_prior_is_encoded_once_per_utterance_and_stays_exact():
+    from tts_ebm.train.data import Batch
+    from tts_ebm.train.module import EBMTTSModule
+    from tts_ebm.train.run import compose_config
+
+    config = compose_config(["experiment=toy", "model.freeze_encoder=true"])
+    config["data"]["stats"] = {"mel_mean": -5.0, "mel_std": 2.0}
+    config["model"]["network"]["encoder"]["n_vocab"] = 12
+    module = EBMTTSModule(config).train()
+    calls = []
+    module.model.encoder.register_forward_hook(lambda *_: calls.append(1))
+    g = torch.Generator().manual_seed(3)
+    tokens, mel = torch.randint(1, 12, (3, 9), generator=g), torch.randn(3, 80, 30, generator=g)
+    full = Batch(["a", "b", "c"], tokens, torch.tensor([9, 6, 8]), mel, torch.tensor([30, 21, 26]))
+    # The same utterances again, reordered, in a batch padded differently.
+    again = Batch(
+        ["c", "a"], tokens[[2, 0]], torch.tensor([8, 9]), mel[[2, 0]], torch.tensor([26, 30])
+    )
+    for batch in (full, again, full):
+        cached = module._align(batch)
+        direct = module.model.align(batch.tokens, batch.token_lengths, batch.mel, batch.mel_lengths)
+        for field in ("mu", "path", "durations", "prior_loss", "duration_loss"):
+            torch.testing.assert_close(getattr(cached, field), getattr(direct, field))
+    assert len(module.prior_cache) == 3
+    assert len(calls) == 1 + 3  # the one fill, then only the direct references

@@ -22,7 +22,7 @@ from tts_ebm.model.alignment import (
     predict_durations,
     prior_loss,
 )
-from tts_ebm.model.encoder import EncoderConfig, TextEncoder
+from tts_ebm.model.encoder import EncoderConfig, EncoderOutput, TextEncoder
 from tts_ebm.model.energy import EnergyConfig
 from tts_ebm.model.flow import build_decoder
 from tts_ebm.model.layers import sequence_mask
@@ -74,9 +74,11 @@ class EBMTTS(torch.nn.Module):
         mel: torch.Tensor,
         mel_lengths: torch.Tensor,
         durations: torch.Tensor | None = None,
+        encoded: EncoderOutput | None = None,
     ) -> AlignedPrior:
-        """Align to the reference ``mel`` by MAS, or by stored ``durations`` when given."""
-        enc = self.encoder(tokens, token_lengths)
+        """Align to the reference ``mel`` by MAS, or by stored ``durations`` when given;
+        ``encoded``: the encoder's output for these tokens, when already known."""
+        enc = self.encoder(tokens, token_lengths) if encoded is None else encoded
         frame_mask = sequence_mask(mel_lengths, mel.shape[-1]).unsqueeze(1).to(mel.dtype)
         if durations is None:
             with torch.no_grad():

@@ -15,9 +15,10 @@ import torch
 
 from tts_ebm.audio import MelStats
 from tts_ebm.model.layers import random_segments
-from tts_ebm.model.tts import EBMTTS
+from tts_ebm.model.tts import EBMTTS, AlignedPrior
 from tts_ebm.objectives import ObjectiveInputs, build_objective
 from tts_ebm.train.data import Batch
+from tts_ebm.train.prior_cache import FrozenPriorCache
 from tts_ebm.train.refinement import refined_errors
 
 
@@ -48,9 +49,12 @@ class EBMTTSModule(L.LightningModule):
         self.config = config
         self.model = EBMTTS.from_config(config["model"]["network"])
         self.objective = build_objective(config["objective"])
+        # A pretrained prior (init_from) stays as it is: only the energy trains, and the prior
+        # of each utterance is computed once.
+        self.prior_cache = None
         if config["model"].get("freeze_encoder"):
-            # A pretrained prior (init_from) stays as it is: only the energy trains.
             self.model.encoder.requires_grad_(False)
+            self.prior_cache = FrozenPriorCache(self.model)
         self.stats = MelStats.from_dict(config["data"]["stats"])
         self.automatic_optimization = False
         # Counted in this process: a run whose every update was skipped learnt nothing.
@@ -180,11 +184,17 @@ class EBMTTSModule(L.LightningModule):
         self.skipped_updates += 1
         self.log("train/skipped_updates", float(self.skipped_updates), batch_size=1)
 
-    def _losses(self, batch: Batch, step: int) -> tuple[dict[str, torch.Tensor], dict]:
-        weights = self.config["model"]["loss_weights"]
-        aligned = self.model.align(
+    def _align(self, batch: Batch) -> AlignedPrior:
+        """μ aligned to the reference: through the cache when the encoder is frozen."""
+        if self.prior_cache is not None:
+            return self.prior_cache.align(batch)
+        return self.model.align(
             batch.tokens, batch.token_lengths, batch.mel, batch.mel_lengths, batch.durations
         )
+
+    def _losses(self, batch: Batch, step: int) -> tuple[dict[str, torch.Tensor], dict]:
+        weights = self.config["model"]["loss_weights"]
+        aligned = self._align(batch)
         model = self.config["model"]
         detach = model.get("detach_condition") or model.get("freeze_encoder")
         mu = aligned.mu.detach() if detach else aligned.mu
@@ -216,9 +226,7 @@ class EBMTTSModule(L.LightningModule):
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         """Mel errors of μ and of μ refined by 1 and K steps, on the reference alignment."""
-        aligned = self.model.align(
-            batch.tokens, batch.token_lengths, batch.mel, batch.mel_lengths, batch.durations
-        )
+        aligned = self._align(batch)
         inference = self.config["inference"]
         counts = sorted({1, int(inference["steps"])} - {0})
         eta = float(inference["step_size"])
