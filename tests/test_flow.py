@@ -154,7 +154,7 @@ def test_flow_trains_on_the_toy_corpus_and_euler_steps_beat_the_prior(flow_run):
     assert one[199] < 0.85 * prior[199] and ten[199] < 0.85 * prior[199]
     checkpoint = load_inference_checkpoint(flow_run / "model.safetensors")
     assert isinstance(checkpoint.model.energy, FlowDecoder)
-    assert checkpoint.inference["steps"] == 10
+    assert checkpoint.inference["steps"] == 10 and checkpoint.inference["temperature"] == 0.667
 
 
 def test_flow_checkpoint_synthesises_through_the_cli(flow_run, tmp_path):
