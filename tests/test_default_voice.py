@@ -49,7 +49,7 @@ def test_synthesize_with_no_checkpoint_works_offline(tmp_path):
     command += ["--out-dir", str(tmp_path / "wavs")]
     result = subprocess.run(command, capture_output=True, text=True, env=offline_env())
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "wavs").iterdir()) == ["a.wav", "b.wav"]
+    assert sorted(p.name for p in (tmp_path / "wavs").glob("*.wav")) == ["a.wav", "b.wav"]
 
 
 def test_unseen_sentences_are_intelligible_to_the_recogniser():

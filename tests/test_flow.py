@@ -105,6 +105,8 @@ def test_euler_sampler_against_the_exact_solution_of_a_linear_field():
         torch.testing.assert_close(out, mu + (x0 - mu) * (1 - lam / k) ** k)
         assert [float(t[0]) for t in field.times] == pytest.approx([i / k for i in range(k)])
         errors[k] = (out - exact).abs().max().item()
+    # K = 0 is the start itself, as for an energy.
+    assert torch.equal(refine(RecordingField(1.0, 0.0, 0.0), mu, mask, RefineConfig(steps=0)), mu)
     # First order: doubling the steps halves the error.
     assert errors[20] / errors[10] == pytest.approx(0.5, abs=0.05)
     assert errors[40] / errors[20] == pytest.approx(0.5, abs=0.03)

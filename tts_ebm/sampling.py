@@ -200,7 +200,9 @@ def refine_details(
     flow = isinstance(energy, VectorField)
     if flow:
         _check_flow_knobs(config, return_trajectory)
-    step_sizes = [1.0 / config.steps] * config.steps if flow else config.step_sizes()
+        step_sizes = [1.0 / config.steps] * config.steps if config.steps else []
+    else:
+        step_sizes = config.step_sizes()
     noise = _noise_source(mu, mask, generator)
     y = mu if y0 is None else y0
     if config.temperature > 0:
