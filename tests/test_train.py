@@ -239,9 +239,25 @@ def test_two_process_ddp_on_cpu(tmp_path):
     assert load_inference_checkpoint(run_dir / "model.safetensors").info["steps_trained"] == 6
 
 
+def four_step_trainer(logger=False):
+    """Four in-process training steps, no validation, checkpoints or progress bar."""
+    import lightning as L
+
+    return L.Trainer(
+        max_steps=4,
+        accelerator="cpu",
+        logger=logger,
+        log_every_n_steps=1,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        use_distributed_sampler=False,
+    )
+
+
 def test_non_finite_loss_skips_the_update_and_training_continues(tmp_path, monkeypatch):
     """A NaN loss at one step changes no weight, is counted, and training reaches max_steps."""
-    import lightning as L
 
     from tts_ebm.objectives.delta import DeltaObjective
     from tts_ebm.train.module import EBMTTSModule
@@ -263,16 +279,7 @@ def test_non_finite_loss_skips_the_update_and_training_continues(tmp_path, monke
 
     monkeypatch.setattr(DeltaObjective, "forward", forward)
     module = EBMTTSModule(config)
-    trainer = L.Trainer(
-        max_steps=4,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-        use_distributed_sampler=False,
-    )
+    trainer = four_step_trainer()
     trainer.fit(module, datamodule=build_datamodule(config, prepared))
     assert trainer.global_step == 4 and module.skipped_updates == 1
     for before, after in zip(snapshots[2], snapshots[3], strict=True):
@@ -285,7 +292,6 @@ def test_step_seconds_run_from_one_step_start_to_the_next_skipped_steps_included
 ):
     """``train/step_seconds`` on a clock that reads 10, 10.5, 11.5, 13 at the steps' starts:
     each step after the first logs the time since the previous start, the skipped one too."""
-    import lightning as L
     from lightning.pytorch.loggers import CSVLogger
 
     from tts_ebm.objectives.delta import DeltaObjective
@@ -307,17 +313,7 @@ def test_step_seconds_run_from_one_step_start_to_the_next_skipped_steps_included
 
     monkeypatch.setattr(DeltaObjective, "forward", forward)
     module = module_lib.EBMTTSModule(config)
-    trainer = L.Trainer(
-        max_steps=4,
-        accelerator="cpu",
-        logger=CSVLogger(tmp_path / "run", name="csv"),
-        log_every_n_steps=1,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-        use_distributed_sampler=False,
-    )
+    trainer = four_step_trainer(CSVLogger(tmp_path / "run", name="csv"))
     trainer.fit(module, datamodule=build_datamodule(config, prepared))
     assert module.skipped_updates == 1
     assert series(metrics(tmp_path / "run"), "train/step_seconds") == {1: 0.5, 2: 1.0, 3: 1.5}
