@@ -158,6 +158,54 @@ def test_a_wav_against_itself_has_zero_distortion(speech_wav):
     assert row["aligned_frames"] == pytest.approx(row["synth_seconds"] * 200, abs=2)  # 5 ms
 
 
+@needs_world
+def test_a_reference_cache_folder_spares_later_runs_the_reference_analysis(
+    speech_wav, tmp_path, monkeypatch
+):
+    """A second evaluator with the same cache folder analyses only the synthesised side and
+    scores exactly as the first; a reference that changes on disk is analysed again."""
+    import tts_ebm.evaluate.runner as runner
+
+    reference = tmp_path / "ref.wav"
+    shutil.copy(speech_wav, reference)
+    calls = []
+    monkeypatch.setattr(
+        runner, "analyse", lambda wav, config: calls.append(1) or analyse(wav, config)
+    )
+    options, folder = EvalOptions(metrics=("mcd", "f0")), tmp_path / "cache"
+    pair = Pair("speech", speech_wav, reference)
+    first = Evaluator(options, folder).evaluate_pair(pair)
+    assert len(calls) == 2 and len(list(folder.glob("*.npz"))) == 1
+    second = Evaluator(options, folder).evaluate_pair(pair)
+    assert len(calls) == 3  # the synthesised side only
+    assert second == first
+    os.utime(reference, ns=(0, 10**9))  # same bytes, another modification time: a new key
+    Evaluator(options, folder).evaluate_pair(pair)
+    assert len(calls) == 5 and len(list(folder.glob("*.npz"))) == 2
+
+
+def test_a_reference_cache_keeps_transcripts_and_mos_and_recomputes_a_broken_file(
+    speech_wav, tmp_path
+):
+    from tts_ebm.evaluate.reference_cache import ReferenceCache
+
+    world, folder = WorldConfig(), tmp_path / "cache"
+    entry = ReferenceCache(world, folder).entry(speech_wav)
+    entry.update(sphinx_hyp="the birch canoe", mos=np.float32(3.5))
+    ReferenceCache(world, folder).save(speech_wav)  # another instance: nothing of its own to save
+    assert not folder.exists()
+    cache = ReferenceCache(world, folder)
+    cache.entry(speech_wav).update(sphinx_hyp="the birch canoe", mos=np.float32(3.5))
+    cache.save(speech_wav)
+    assert ReferenceCache(world, folder).entry(speech_wav) == {
+        "sphinx_hyp": "the birch canoe",
+        "mos": 3.5,
+    }
+    assert ReferenceCache(WorldConfig(f0_method="dio"), folder).entry(speech_wav) == {}
+    next(folder.glob("*.npz")).write_bytes(b"not an npz")
+    assert ReferenceCache(world, folder).entry(speech_wav) == {}
+
+
 # -- (b) MCD and F0 against analytic cases --------------------------------------------------------
 
 

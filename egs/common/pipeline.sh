@@ -340,7 +340,8 @@ evaluate_one() {
   rm -rf "${exp}/eval/${name}"
   run_logged "${exp}/logs/eval-${name}.log" \
     tts evaluate "${dir}" --references "${refs}" --texts "${test_txt}" \
-    --out "${exp}/eval/${name}" --metrics "${metrics}" --quiet "${device[@]}" "${extra[@]}"
+    --out "${exp}/eval/${name}" --metrics "${metrics}" --reference-cache "${exp}/eval/.references" \
+    --quiet "${device[@]}" "${extra[@]}"
 }
 
 stage_evaluate() {

@@ -2,8 +2,9 @@
 
 :class:`Evaluator` loads each model once (recognisers, MOS predictor) and caches everything that
 depends only on a reference file (its WORLD features, its transcription, its MOS), so a step
-sweep that scores several systems against the same references analyses them once. An utterance
-whose audio cannot be read is skipped and reported by id; the others go on.
+sweep that scores several systems against the same references analyses them once; with a cache
+folder (:mod:`~tts_ebm.evaluate.reference_cache`) separate evaluations share that work too. An
+utterance whose audio cannot be read is skipped and reported by id; the others go on.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tts_ebm.evaluate.asr import ASR_RATE, PocketSphinx, Recognizer, Whisper
 from tts_ebm.evaluate.mos import MOS_RATE, DistillMOS
 from tts_ebm.evaluate.options import EvalOptions
 from tts_ebm.evaluate.pairs import EvaluationError, Pair, Pairing
+from tts_ebm.evaluate.reference_cache import ReferenceCache
 from tts_ebm.evaluate.wer import error_counts, scoring_words
 from tts_ebm.evaluate.world import WorldFeatures, analyse
 
@@ -47,9 +49,12 @@ class EvaluationResult:
 
 
 class Evaluator:
-    """Metric models loaded once, reference results cached by (path, size, mtime)."""
+    """Metric models loaded once, reference results cached by (path, size, mtime) in memory and,
+    with ``reference_cache``, in that folder across runs."""
 
-    def __init__(self, options: EvalOptions | None = None) -> None:
+    def __init__(
+        self, options: EvalOptions | None = None, reference_cache: Path | None = None
+    ) -> None:
         self.options = options or EvalOptions()
         metrics = self.options.metrics
         self.recognizers: list[Recognizer] = []
@@ -58,7 +63,7 @@ class Evaluator:
             if self.options.whisper:
                 self.recognizers.append(Whisper(self.options.whisper, self.options.device))
         self.mos = DistillMOS(self.options.device) if "mos" in metrics else None
-        self._references: dict[tuple[str, int, int], dict] = {}
+        self.references = ReferenceCache(self.options.world, reference_cache)
         self.seconds: dict[str, float] = defaultdict(float)
 
     @contextmanager
@@ -66,11 +71,6 @@ class Evaluator:
         start = time.perf_counter()
         yield
         self.seconds[family] += time.perf_counter() - start
-
-    def _reference(self, path: Path) -> dict:
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-        return self._references.setdefault(key, {})
 
     def _world(self, wav: np.ndarray) -> WorldFeatures:
         return analyse(wav, self.options.world)
@@ -80,7 +80,7 @@ class Evaluator:
         metrics, rate = self.options.metrics, self.options.sample_rate
         synth = load_audio(pair.synth, rate)
         reference = load_audio(pair.reference, rate)
-        cache = self._reference(pair.reference)
+        cache = self.references.entry(pair.reference)
         row: dict = {"id": pair.id, "synth_seconds": len(synth) / rate}
         row["reference_seconds"] = len(reference) / rate
         if {"mcd", "f0"} & set(metrics):
@@ -104,6 +104,7 @@ class Evaluator:
                     cache["mos"] = self.mos.predict(resample(reference, rate, MOS_RATE))
                 row["mos_synth"] = self.mos.predict(resample(synth, rate, MOS_RATE))
                 row["mos_ref"] = cache["mos"]
+        self.references.save(pair.reference)
         return row
 
     def _asr(self, pair: Pair, synth: np.ndarray, reference: np.ndarray, cache: dict) -> dict:
