@@ -8,16 +8,30 @@ espeak's dictionary spells "FBI" and says "NASA" as a word (checked below on the
 accents are dropped, except in loanwords whose plain spelling is another English word
 ("résumé" is respelled, not read as "resume"); brackets become a pause; numeric dates are read
 month first (2024-01-03 and 1/3/2024 are "January third, twenty twenty four") unless the first
-number can only be a day (31/12/2023).
+number can only be a day (31/12/2023); an amount after "a"/"an" has a singular unit ("a $20
+bill"); a slash before a number no larger than the first is silent ("24/7"). docs/architecture.md
+("Reading text") lists every convention.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
-from tts_ebm.text import EspeakPhonemizer, normalize_text, split_sentences
+import tts_ebm
+from tts_ebm.checkpoint import load_inference_checkpoint
+from tts_ebm.text import (
+    CHARS_V1,
+    EspeakPhonemizer,
+    NotLanguageError,
+    TextFrontend,
+    normalize_text,
+    split_sentences,
+)
+
+SHIPPED_VOICE = Path(tts_ebm.__file__).parent / "voices" / "default.safetensors"
 
 CARDINALS = [
     ("42", "forty two"),
@@ -41,6 +55,9 @@ CARDINALS = [
         "12345678901234567890123456",
         "one two three four five six seven eight nine zero " * 2 + "one two three four five six",
     ),
+    ("+5", "plus five"),
+    ("1,865", "one thousand eight hundred sixty five"),
+    ("2,008", "two thousand eight"),
 ]
 NEGATIVES_AND_DECIMALS = [
     ("-5", "minus five"),
@@ -52,6 +69,8 @@ NEGATIVES_AND_DECIMALS = [
     (".75", "point seven five"),
     ("10.25", "ten point two five"),
     ("98.6 degrees", "ninety eight point six degrees"),
+    ("-0.5", "minus zero point five"),
+    ("1.50", "one point five zero"),
 ]
 ORDINALS = [
     ("1st", "first"),
@@ -66,6 +85,9 @@ ORDINALS = [
     ("103rd", "one hundred third"),
     ("1,000th", "one thousandth"),
     ("the 21st century", "the twenty first century"),
+    ("23rd", "twenty third"),
+    ("101st", "one hundred first"),
+    ("the 1st and 2nd", "the first and second"),
 ]
 YEARS = [
     ("in 1999", "in nineteen ninety nine"),
@@ -80,6 +102,14 @@ YEARS = [
     ("the 2000s", "the two thousands"),
     ("the '90s", "the nineties"),
     ("the 60s", "the sixties"),
+    ("in 1865", "in eighteen sixty five"),
+    ("1865", "eighteen sixty five"),
+    ("in 2008", "in two thousand eight"),
+    ("in 1900", "in nineteen hundred"),
+    ("in 2000", "in two thousand"),
+    ("the 1850s", "the eighteen fifties"),
+    ("1990-1995", "nineteen ninety to nineteen ninety five"),
+    ("from 1861 to 1865", "from eighteen sixty one to eighteen sixty five"),
 ]
 CURRENCY = [
     ("$5", "five dollars"),
@@ -101,6 +131,14 @@ CURRENCY = [
     ("¥500", "five hundred yen"),
     ("50¢", "fifty cents"),
     ("1¢", "one cent"),
+    ("$3.50", "three dollars and fifty cents"),
+    ("€1,000,000", "one million euros"),
+    ("$1,000,000", "one million dollars"),
+    ("£1", "one pound"),
+    ("$0.50", "fifty cents"),
+    ("$12.5 million", "twelve point five million dollars"),
+    ("a $20 bill", "a twenty dollar bill"),
+    ("a $5 million loan", "a five million dollar loan"),
 ]
 DATES = [
     ("Jan. 3rd, 2024", "January third, twenty twenty four"),
@@ -121,6 +159,12 @@ DATES = [
     ("On May 5, 2021, we met.", "On May fifth, twenty twenty one, we met."),
     ("the 3 January meeting", "the third of January meeting"),
     ("March 2,000 soldiers", "March two thousand soldiers"),
+    ("Dec. 25, 2026", "December twenty fifth, twenty twenty six"),
+    ("12/25/2026", "December twenty fifth, twenty twenty six"),
+    ("2026-12-25", "December twenty fifth, twenty twenty six"),
+    ("Nov. 22, 1963", "November twenty second, nineteen sixty three"),
+    ("on July 4th", "on July fourth"),
+    ("on the 25th", "on the twenty fifth"),
 ]
 TIMES = [
     ("at 3:30 p.m. today", "at three thirty P-M today"),
@@ -136,6 +180,11 @@ TIMES = [
     ("the 9:15 train", "the nine fifteen train"),
     ("at noon", "at noon"),
     ("12 noon", "twelve noon"),
+    ("3:45 p.m.", "three forty five P-M."),
+    ("10:00", "ten o'clock"),
+    ("at 12:30 a.m. on", "at twelve thirty A-M on"),
+    ("at 5:00 in the morning", "at five o'clock in the morning"),
+    ("at 4 o'clock", "at four o'clock"),
 ]
 PERCENTAGES_RANGES_FRACTIONS = [
     ("50%", "fifty percent"),
@@ -162,12 +211,21 @@ PERCENTAGES_RANGES_FRACTIONS = [
     ("⅜ inch", "three eighths inch"),
     ("½", "one half"),
     ("¾", "three quarters"),
+    ("a 10% rise", "a ten percent rise"),
+    ("25 per cent", "twenty five per cent"),
+    ("1/4", "one quarter"),
+    ("7/8", "seven eighths"),
+    ("1/3 of it", "one third of it"),
+    ("open 24/7", "open twenty four seven"),
+    ("a 50/50 chance", "a fifty fifty chance"),
 ]
 PHONE_NUMBERS = [
     ("555-123-4567", "five five five, one two three, four five six seven"),
     ("(555) 123-4567", "five five five, one two three, four five six seven"),
     ("call 555-0199", "call five five five, zero one nine nine"),
     ("1-800-555-0199", "one, eight hundred, five five five, zero one nine nine"),
+    ("(202) 456-1111", "two zero two, four five six, one one one one"),
+    ("P.O. Box 2915", "P-O Box two nine one five"),
 ]
 ABBREVIATIONS = [
     ("Dr. Smith", "Doctor Smith"),
@@ -195,6 +253,17 @@ ABBREVIATIONS = [
     ("#1 fan", "number one fan"),
     ("see Fig. 3", "see Figure three"),
     ("approx. 20", "approximately twenty"),
+    ("Smith Dr.", "Smith Drive."),
+    ("Dr. Smith lives on Smith Dr. now", "Doctor Smith lives on Smith Drive now"),
+    ("Mr. and Mrs. Smith", "Mister and Missus Smith"),
+    ("Capt. Lawrence", "Captain Lawrence"),
+    ("Lt. Day", "Lieutenant Day"),
+    ("Col. Sanders", "Colonel Sanders"),
+    ("Maj. Gen. Walker", "Major General Walker"),
+    ("Smith & Co. sold", "Smith and Company sold"),
+    ("John Smith, Esq., the sheriff", "John Smith, Esquire, the sheriff"),
+    ("Dallas-Ft. Worth", "Dallas-Fort Worth"),
+    ("and/or", "and or"),
 ]
 ACRONYMS = [
     ("NASA", "NASA"),
@@ -205,6 +274,13 @@ ACRONYMS = [
     ("a Ph.D. student", "a P-H-D student"),
     ("R&D", "R and D"),
     ("AT&T", "A-T and T"),
+    ("the U.S.A.", "the U-S-A."),
+    ("the F.B.I. agent", "the F-B-I agent"),
+    ("the CIA", "the CIA"),
+    ("NATO", "NATO"),
+    ("the U.S.S.R. and", "the U-S-S-R and"),
+    ("in 500 B.C.", "in five hundred B-C."),
+    ("A.D. 1066", "A-D ten sixty six"),
 ]
 UNITS = [
     ("5 km", "five kilometers"),
@@ -227,6 +303,11 @@ UNITS = [
     ("1°", "one degree"),
     ("-5°C", "minus five degrees Celsius"),
     ("10-15 km", "ten to fifteen kilometers"),
+    ("10 kg", "ten kilograms"),
+    ("a 5 km run", "a five kilometer run"),
+    ("a 6.5 mm rifle", "a six point five millimeter rifle"),
+    ("3 mi", "three miles"),
+    ("100 yds", "one hundred yards"),
 ]
 URLS_AND_EMAIL = [
     ("visit www.example.com", "visit w w w dot example dot com"),
@@ -244,6 +325,8 @@ URLS_AND_EMAIL = [
         "Go to https://www.example.com/path?q=1&x=2.",
         "Go to w w w dot example dot com slash path question mark q equals one and x equals two.",
     ),
+    ("https://example.com/a-b", "example dot com slash a dash b"),
+    ("user@example.org", "user at example dot org"),
 ]
 ACCENTS = [
     ("café", "cafe"),
@@ -257,6 +340,14 @@ ACCENTS = [
     ("Résumés", "Rezzumays"),
     ("an exposé", "an expohzay"),
     ("a glass of rosé", "a glass of rohzay"),
+    ("Müller", "Muller"),
+    ("bric-à-brac", "bric-a-brac"),
+    ("raison d'être", "raison d'etre"),
+    ("fiancée", "fiancee"),
+    ("El Niño", "El Nino"),
+    ("Ångström", "Angstrom"),
+    ("Straße", "Strasse"),
+    ("Curaçao", "Curacao"),
 ]
 PUNCTUATION_AND_SYMBOLS = [
     ("He said \u201chello.\u201d", 'He said "hello."'),
@@ -274,6 +365,11 @@ PUNCTUATION_AND_SYMBOLS = [
     ("C++", "C plus plus"),
     ("#MeToo", "hashtag MeToo"),
     ("C# and F#", "C sharp and F sharp"),
+    ("she said: \u201cNo.\u201d", 'she said: "No."'),
+    ("he [Oswald] had", "he, Oswald, had"),
+    ("one -- two", "one - two"),
+    ("Well... maybe", "Well... maybe"),
+    ("\u00abBonjour\u00bb", '"Bonjour"'),
 ]
 ROMAN_NUMERALS = [
     ("King George III", "King George the Third"),
@@ -295,6 +391,35 @@ ROMAN_NUMERALS = [
     ("Super Bowl LVII", "Super Bowl fifty seven"),
     ("Malcolm X", "Malcolm X"),
     ("I think", "I think"),
+    ("Edward VI", "Edward the Sixth"),
+    ("Napoleon III", "Napoleon the Third"),
+    ("Richard III", "Richard the Third"),
+    ("Vol. II", "Volume two"),
+]
+# Forms found in the LJSpeech transcripts (already spelled out by its transcribers, but with
+# times written "twelve:thirty" and the abbreviations of Victorian and 1960s prose).
+LJSPEECH = [
+    ("at twelve:thirty p.m., the", "at twelve thirty P-M, the"),
+    ("or one:forty-five a.m. to", "or one forty-five A-M to"),
+    ("to four:fifty p.m. on", "to four fifty P-M on"),
+    ("assisted by Drs. Robert McClelland", "assisted by Doctors Robert McClelland"),
+    ("the Right Hon. Stephen Lushington", "the Right Honorable Stephen Lushington"),
+    ("a clerk to Messrs. Wagner and Bateman.", "a clerk to Messers Wagner and Bateman."),
+    ("the Hon. Mr. Neville, M.P., who", "the Honorable Mister Neville, M-P, who"),
+    ("to the Rev. Dr. Griffiths", "to the Reverend Doctor Griffiths"),
+    ("two kinds, viz.: (a) some", "two kinds, namely: a, some"),
+    ("shot at Maj. Gen. Edwin A. Walker", "shot at Major General Edwin A. Walker"),
+    ("in the U.S. Marine Corps", "in the U-S Marine Corps"),
+    ("of the U.S.S. Wasp,", "of the U-S-S Wasp,"),
+    ("eight hundred B.C., when", "eight hundred B-C, when"),
+    ("scored an I.Q. of", "scored an I-Q of"),
+    ("the two M.P.'s, was", "the two M-P's, was"),
+    ("Protective Research Section (PRS)", "Protective Research Section, PRS"),
+    ("salts, water, etc.) to", "salts, water, et cetera, to"),
+    ("FBI Director J. Edgar Hoover", "FBI Director J Edgar Hoover"),
+    ("to arrest M\u00fcller,", "to arrest Muller,"),
+    ("from Seaport-Traders, Inc., a", "from Seaport-Traders, Incorporated, a"),
+    ("P.O. Box two nine one five", "P-O Box two nine one five"),
 ]
 CASES = [
     *CARDINALS,
@@ -313,6 +438,7 @@ CASES = [
     *ACCENTS,
     *PUNCTUATION_AND_SYMBOLS,
     *ROMAN_NUMERALS,
+    *LJSPEECH,
 ]
 
 
@@ -325,6 +451,52 @@ def test_the_table_is_large_and_has_no_repeats() -> None:
 @pytest.mark.parametrize(("text", "expected"), CASES, ids=[text for text, _ in CASES])
 def test_normalize_reads_like_a_person(text: str, expected: str) -> None:
     assert normalize_text(text) == expected
+
+
+# Text that is not speech, beside the forms the hostile-input tests refuse already.
+REFUSED = [
+    ("The end.\x7f", "the control character U+007F"),
+    ("tab\x0bbed", "the control character U+000B"),
+    ("Hello \x00 world, a nul inside a sentence.", "the control character U+0000"),
+    (b"\x1f\x8b\x08\x00gzip".decode("utf-8", "surrogateescape"), "the control character U+001F"),
+    (b"caf\xe9 in Latin-1".decode("utf-8", "surrogateescape"), "the byte 0xE9, which is not UTF-8"),
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), REFUSED, ids=[reason for _, reason in REFUSED])
+def test_text_that_is_not_speech_is_refused_in_one_line(text: str, reason: str) -> None:
+    with pytest.raises(NotLanguageError) as refused:
+        normalize_text(text)
+    assert reason in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_the_phonemiser_hears_the_normalised_words() -> None:
+    """The front end hands espeak the normaliser's words, sentence by sentence."""
+    frontend = TextFrontend()
+    heard: list[str] = []
+    speak = frontend.phonemizer
+
+    def spy(texts: list[str]) -> list[str]:
+        heard.extend(texts)
+        return speak(texts)
+
+    frontend.phonemizer = spy
+    frontend.process("Dr. Smith paid $3.50 at 3:45 p.m. on Dec. 25, 2026. It was 50% off!")
+    assert heard == [
+        "Doctor Smith paid three dollars and fifty cents at three forty five P-M on December "
+        "twenty fifth, twenty twenty six.",
+        "It was fifty percent off!",
+    ]
+
+
+def test_the_shipped_voice_has_a_symbol_for_everything_the_readings_emit() -> None:
+    """No reading may emit a character the character table lacks, nor make espeak answer with a
+    phone the shipped voice has no embedding for (it would be dropped at synthesis)."""
+    frontend = TextFrontend.from_config(load_inference_checkpoint(SHIPPED_VOICE).frontend)
+    outputs = frontend.process_many([text for text, _ in CASES])
+    assert [out.normalized for out in outputs] == [expected for _, expected in CASES]
+    assert set("".join(out.normalized.lower() for out in outputs)) <= set(CHARS_V1.symbols)
+    assert set("".join(out.phonemes for out in outputs)) <= set(frontend.symbols.symbols)
 
 
 SENTENCES = [

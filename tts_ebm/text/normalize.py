@@ -36,6 +36,7 @@ Reading = Callable[[re.Match[str]], str]
 # any reading go first.
 _NUMBER_RULES: tuple[tuple[re.Pattern[str], Reading], ...] = (
     (numerals.LONG_DIGITS_RE, numerals.read_long_digits),
+    (numerals.BOX_NUMBER_RE, numerals.read_box_number),
     (signs.CURRENCY_RE, signs.read_currency),
     (signs.CENTS_RE, signs.read_cents),
     (dates.ISO_DATE_RE, dates.read_numeric_date),
@@ -95,6 +96,7 @@ def normalize_text(text: str) -> str:
     text = signs.expand_signs(text)
     text = expand_roman_numerals(text)
     text = expand_abbreviations(text)
+    text = dates.unglue_spelled_times(text)
     text = _expand_numbers(text)
     text = characters.keep_speakable(text)
     return characters.tidy_punctuation(text)

@@ -23,7 +23,9 @@ _TITLES = {
     "Mr": "Mister",
     "Mrs": "Missus",
     "Ms": "Miz",
-    "Messrs": "Messieurs",
+    "Messrs": "Messers",
+    "Drs": "Doctors",
+    "Hon": "Honorable",
     "Capt": "Captain",
     "Gen": "General",
     "Lt": "Lieutenant",
@@ -60,6 +62,7 @@ MONTH_NAMES = (
 _TERMINAL = {
     "Jr": "Junior",
     "Sr": "Senior",
+    "Esq": "Esquire",
     "Co": "Company",
     "Corp": "Corporation",
     "Inc": "Incorporated",
@@ -149,15 +152,23 @@ def _saint_or_street(m: re.Match[str]) -> str:
     after = _NEXT_WORD_RE.match(m.string, m.end())
     # A capitalised word right before (not one that merely starts the sentence) or a house
     # number marks a street name.
+    looks_like_name = bool(
+        before
+        and (before[1][0].isupper() or before[1][0].isdigit())
+        and before[1] not in _NOT_NAMES
+    )
     prev_is_name = False
-    if before and (before[1][0].isupper() or before[1][0].isdigit()):
+    if before and looks_like_name:
         head = prefix[: before.start()]
         starts_sentence = _AFTER_SENTENCE_END_RE.search(head) or (
             window_start == 0 and not any(c.isalnum() for c in head)
         )
-        prev_is_name = before[1] not in _NOT_NAMES and not starts_sentence
+        prev_is_name = not starts_sentence
     next_is_name = bool(after and after[1][0].isupper() and after[1] not in _SENTENCE_STARTERS)
-    if m[1] == "Dr" and (next_is_name or not prev_is_name):
+    # A title needs a name after it: "Dr." that ends the text after a name or a house number is
+    # a street even when that word starts the sentence ("Smith Dr.").
+    ends_text_after_name = after is None and looks_like_name
+    if m[1] == "Dr" and (next_is_name or not prev_is_name) and not ends_text_after_name:
         return "Doctor " if after else "Doctor."
     if m[1] == "St" and next_is_name and not prev_is_name:
         return "Saint "

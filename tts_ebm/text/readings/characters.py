@@ -72,6 +72,7 @@ _RESPELLED_RE = re.compile(rf"\b({'|'.join(_RESPELLED)})(s?)\b", re.IGNORECASE)
 # A tag starts with a letter, "/" or "!" ("<b>", "</p>", "<!-- -->"), not "< " or "<3".
 _MARKUP_RE = re.compile(r"<[A-Za-z/!][^<>]{0,79}>")
 _BRACKETS_RE = re.compile(r"[()\[\]{}]")
+_FINAL_BRACKETS_RE = re.compile(r"[)\]}]+(?=[\s.!?\"']*$)")
 _UNSPEAKABLE_RE = re.compile(r"[^A-Za-z0-9 ,.!?;:\-'\"]")
 _DOUBLE_HYPHEN_RE = re.compile(r"\s*-{2,}\s*")
 _SPACE_BEFORE_PUNCT_RE = re.compile(r"\s+([,.!?;:])")
@@ -109,7 +110,9 @@ def strip_markup(text: str) -> str:
 
 
 def keep_speakable(text: str) -> str:
-    """Brackets become a pause; any other character outside the output alphabet a space."""
+    """Brackets become a pause (but a bracket that closes the text, no pause that would tell the
+    model the phrase goes on); any other character outside the output alphabet a space."""
+    text = _FINAL_BRACKETS_RE.sub("", text)
     text = _BRACKETS_RE.sub(" , ", text)
     return _UNSPEAKABLE_RE.sub(" ", text)
 

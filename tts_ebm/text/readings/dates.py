@@ -4,7 +4,8 @@ A day after its month is an ordinal ("March 15" -> "March fifteenth"), a day bef
 "the fifteenth of March"; numeric dates are month first, as in the US: "2024-01-03" and
 "1/3/2024" are both "January third, twenty twenty four" (but "31/12/2023" can only be day
 first). Times: "3:30 p.m." -> "three thirty P-M", "10:00" -> "ten o'clock", "14:05" ->
-"fourteen oh five"."""
+"fourteen oh five"; a time already in words but written with its colon, as in the LJSpeech
+transcripts ("twelve:thirty"), loses the colon, which espeak would read as a pause."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ __all__ = [
     "read_month_day",
     "read_numeric_date",
     "read_time",
+    "unglue_spelled_times",
 ]
 
 _MONTHS = MONTH_NAMES.split("|")
@@ -40,6 +42,13 @@ DAY_MONTH_RE = re.compile(
     rf"(?<![\d,.:])\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<month>{MONTH_NAMES})\b"
 )
 _THE_BEFORE_RE = re.compile(r"\bthe\s+$", re.IGNORECASE)
+# The last word of an hour ("twenty-one" ends in "one") and the first word of a minute as said
+# after it: "oh" (five), ten to nineteen, the tens.
+_HOUR_WORDS = sorted({number_to_words(h).split()[-1] for h in range(25)})
+_MINUTE_WORDS = sorted({number_to_words(m).split()[0] for m in range(10, 60)} | {"oh"})
+_SPELLED_TIME_RE = re.compile(
+    rf"\b({'|'.join(_HOUR_WORDS)}):(?=(?:{'|'.join(_MINUTE_WORDS)})\b)", re.IGNORECASE
+)
 
 
 def _ampm(m: re.Match[str]) -> str:
@@ -66,6 +75,11 @@ def read_time(m: re.Match[str]) -> str:
 def read_hour_ampm(m: re.Match[str]) -> str:
     hour = int(m["h"])
     return m[0] if hour > 24 else number_to_words(hour) + _ampm(m)
+
+
+def unglue_spelled_times(text: str) -> str:
+    """Read "twelve:thirty" as "twelve thirty": the colon is no pause inside a time."""
+    return _SPELLED_TIME_RE.sub(r"\1 ", text)
 
 
 def read_numeric_date(m: re.Match[str]) -> str:

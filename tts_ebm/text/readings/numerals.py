@@ -22,6 +22,7 @@ from tts_ebm.text.readings.numbers import (
 )
 
 __all__ = [
+    "BOX_NUMBER_RE",
     "DOTTED_RE",
     "FRACTION_RE",
     "LONG_DIGITS_RE",
@@ -33,6 +34,8 @@ __all__ = [
     "PHONE_RE",
     "PLURAL_RE",
     "RANGE_RE",
+    "is_attributive",
+    "read_box_number",
     "read_dotted",
     "read_fraction",
     "read_leftover_digits",
@@ -55,6 +58,9 @@ LONG_DIGITS_RE = re.compile(r"(?<![\d,])\d(?:,?\d){24,}")
 PHONE_RE = re.compile(r"(?<![\d-])(?:(?:1-)?\d{3}-|\(\d{3}\)\s?)?\d{3}-\d{4}(?![\d-])")
 # Toll-free area codes said as hundreds: "1-800-..." -> "one, eight hundred, ...".
 _HUNDRED_AREA_CODES = frozenset({"800", "900"})
+# A post-office box number of three digits or more is read digit by digit, as LJSpeech's reader
+# reads "P.O. Box 2915".
+BOX_NUMBER_RE = re.compile(r"(?<=\bBox )\d{3,}\b")
 DOTTED_RE = re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d])")
 RANGE_RE = re.compile(rf"(?<![\w.,-])(?P<a>{NUM})-(?P<b>{NUM})(?![\w.,-])")
 ORDINAL_RE = re.compile(rf"\b(?P<int>{NUM})(?:st|nd|rd|th)\b", re.IGNORECASE)
@@ -65,12 +71,23 @@ NUMBER_RE = re.compile(
     rf"(?P<neg>{MINUS})?(?:(?P<int>{NUM})(?:\.(?P<frac>\d+))?|(?<![\w.])\.(?P<bare>\d+))"
 )
 _DIGIT_RE = re.compile(r"\d")
+_ARTICLE_BEFORE_RE = re.compile(r"\b(?:a|an)\s+$", re.IGNORECASE)
 # The Unicode vulgar fractions ("½", "⅜"); NFKC spells them out as "1⁄2".
 _VULGAR_AFTER_DIGIT_RE = re.compile(r"(?<=\d)(?=[\u00bc-\u00be\u2150-\u215e\u2189])")
 
 
+def is_attributive(m: re.Match[str]) -> bool:
+    """An amount right after "a" or "an" describes the next noun ("a $20 bill", "a 5 km run"),
+    so its unit is said in the singular."""
+    return bool(_ARTICLE_BEFORE_RE.search(m.string, max(0, m.start() - 4), m.start()))
+
+
 def read_long_digits(m: re.Match[str]) -> str:
     return digits_to_words(m[0].replace(",", ""))
+
+
+def read_box_number(m: re.Match[str]) -> str:
+    return digits_to_words(m[0])
 
 
 def read_phone(m: re.Match[str]) -> str:
@@ -113,9 +130,13 @@ def _fraction_name(num: int, den: int) -> str:
 
 
 def read_fraction(m: re.Match[str]) -> str:
+    """A proper fraction by name ("3/4" -> "three quarters"); two numbers whose first is not
+    smaller are a pairing, read with a silent slash ("24/7", "50/50")."""
     num, den = int(m["num"]), int(m["den"])
     if den < 2:
         return f"{number_to_words(num)} over {number_to_words(den)}"
+    if num >= den:
+        return f"{number_to_words(num)} {number_to_words(den)}"
     return f"{number_to_words(num)} {_fraction_name(num, den)}"
 
 

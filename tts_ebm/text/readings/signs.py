@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tts_ebm.text.readings.numbers import cardinal_text, decimal_text, number_to_words, to_int
-from tts_ebm.text.readings.numerals import MINUS, NUM
+from tts_ebm.text.readings.numerals import MINUS, NUM, is_attributive
 
 __all__ = ["CENTS_RE", "CURRENCY_RE", "expand_signs", "read_cents", "read_currency"]
 
@@ -44,7 +44,11 @@ _SIGN_WORDS = (
 
 
 def read_currency(m: re.Match[str]) -> str:
+    """An amount with its currency in words; singular units where the amount describes a noun
+    ("a $20 bill" -> "a twenty dollar bill")."""
     unit, units, sub, subs = _CURRENCIES[m["sym"]]
+    if is_attributive(m):
+        units, subs = unit, sub
     integer, frac = m["int"], m["frac"]
     minus = "minus " if m["neg"] else ""
     scale = m["scale"] or m["abbr"]

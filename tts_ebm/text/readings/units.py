@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tts_ebm.text.readings.numbers import decimal_text
-from tts_ebm.text.readings.numerals import MINUS, NUM
+from tts_ebm.text.readings.numerals import MINUS, NUM, is_attributive
 
 __all__ = ["PERCENT_RE", "expand_degrees", "expand_units", "read_percent"]
 
@@ -21,6 +21,7 @@ _UNITS = {
     "mi": ("mile", "miles"),
     "ft": ("foot", "feet"),
     "yd": ("yard", "yards"),
+    "yds": ("yard", "yards"),
     "kg": ("kilogram", "kilograms"),
     "mg": ("milligram", "milligrams"),
     "g": ("gram", "grams"),
@@ -71,12 +72,13 @@ def read_percent(m: re.Match[str]) -> str:
 
 def _unit(m: re.Match[str]) -> str:
     singular, plural = _UNITS[m["unit"].replace(" ", "")]
-    return f"{m['num']} {singular if m['num'] == '1' else plural}"
+    one = m["num"] == "1" or is_attributive(m)
+    return f"{m['num']} {singular if one else plural}"
 
 
 def expand_units(text: str) -> str:
-    """Name the unit after a number: "5 km" -> "5 kilometers", "1°" -> "1 degree"; the digits
-    are read later."""
+    """Name the unit after a number: "5 km" -> "5 kilometers", "1°" -> "1 degree", "a 5 km run"
+    -> "a 5 kilometer run"; the digits are read later."""
     return _UNIT_RE.sub(_unit, text)
 
 
