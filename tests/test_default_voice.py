@@ -12,8 +12,8 @@ import pytest
 import soundfile as sf
 
 from tts_ebm.audio import resample
-from tts_ebm.checkpoint import load_inference_checkpoint
-from tts_ebm.synthesis import DEFAULT_VOICE_ENV, Synthesizer, default_voice
+from tts_ebm.checkpoint import DEFAULT_VOICE_ENV, default_voice, load_inference_checkpoint
+from tts_ebm.synthesis import Synthesizer
 
 UNSEEN = Path(__file__).parents[1] / "docs" / "voice" / "unseen-sentences.txt"
 

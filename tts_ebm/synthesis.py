@@ -18,18 +18,16 @@ synthesised in another batch differs by up to ~2e-3 in amplitude (~50 dB SNR); i
 from __future__ import annotations
 
 import math
-import os
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from tts_ebm.checkpoint import CheckpointError, InferenceCheckpoint, load_checkpoint
+from tts_ebm.checkpoint import InferenceCheckpoint, default_voice, load_checkpoint, voice_path
 from tts_ebm.hub import hf_download, is_hf_spec
 from tts_ebm.memory import trim_heap
 from tts_ebm.sampling import RefineConfig, check_knob, refine_details
@@ -41,9 +39,8 @@ PARAGRAPH_PAUSE_SECONDS = 0.6  # after a paragraph (a blank line in the text)
 LOG_SILENCE = math.log(1e-5)  # the log-mel floor: what the vocoder takes as silence
 VOCODER_MARGIN = 16  # frames of silence after a sentence's mel (see the module docstring)
 STREAM_FIRST_FRAMES = 64  # the first chunk of a text's audio: ~0.74 s
-DEFAULT_VOICE = ("voices", "default.safetensors")  # package data of tts_ebm
-DEFAULT_VOICE_ENV = "TTS_EBM_DEFAULT_VOICE"
 _PARAGRAPH_RE = re.compile(r"\n\s*\n")
+_VOICE_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 _BROKEN = "the checkpoint's network is broken"
 _DIVERGED = "the refinement diverged; try fewer steps or a smaller step size"
 
@@ -181,10 +178,10 @@ class Synthesizer:
         vocoder_runtime: str = "auto",
     ) -> Synthesizer:
         """Load a checkpoint (a path, ``hf://OWNER/REPO[@REV]/FILE.safetensors`` through the
-        Hugging Face cache, or None for the shipped default voice) and a vocoder (a
-        :func:`~tts_ebm.vocoder.load_vocoder` spec or a ready :class:`Vocoder`) with its
-        ``vocoder_runtime`` (:mod:`tts_ebm.vocoder.runtime`). ``device`` defaults to CUDA when
-        available."""
+        Hugging Face cache, a packaged voice name such as ``"nce"``, or None for the shipped
+        default voice) and a vocoder (a :func:`~tts_ebm.vocoder.load_vocoder` spec or a ready
+        :class:`Vocoder`) with its ``vocoder_runtime`` (:mod:`tts_ebm.vocoder.runtime`).
+        ``device`` defaults to CUDA when available."""
         device = _device(device)
         checkpoint = load_checkpoint(resolve_checkpoint(path_or_hf, cache_dir), str(device))
         if not isinstance(vocoder, Vocoder):
@@ -402,31 +399,16 @@ def _device(device: str | torch.device | None) -> torch.device:
     return device
 
 
-def default_voice() -> Path:
-    """The shipped default voice, or the file ``$TTS_EBM_DEFAULT_VOICE`` names instead.
-
-    The variable lets a site make its own model the default (and tests exercise a missing file).
-    """
-    override = os.environ.get(DEFAULT_VOICE_ENV)
-    if override:
-        path = Path(override).expanduser()
-    else:
-        path = Path(str(files("tts_ebm") / DEFAULT_VOICE[0] / DEFAULT_VOICE[1]))
-    if not path.is_file():
-        source = f"{DEFAULT_VOICE_ENV} names {path}" if override else f"{path} is missing"
-        raise CheckpointError(
-            f"no default voice: {source}; reinstall tts-ebm or pass "
-            "--checkpoint PATH or hf://OWNER/REPO/FILE.safetensors"
-        )
-    return path
-
-
 def resolve_checkpoint(spec: str | Path | None, cache_dir: str | Path | None = None) -> Path:
     """A local path for a checkpoint spec: a path, ``hf://...`` (through the Hugging Face
-    cache, offline when cached), or None for the default voice (:func:`default_voice`)."""
+    cache, offline when cached), a packaged voice name such as ``nce`` (:func:`voice_path`; a
+    file of that name in the working directory wins), or None for the default voice."""
     if spec is None:
         return default_voice()
     spec = str(spec)
     if is_hf_spec(spec):
         return hf_download(spec, cache_dir)
-    return Path(spec).expanduser()
+    path = Path(spec).expanduser()
+    if _VOICE_NAME_RE.fullmatch(spec) and not path.exists():
+        return voice_path(spec)
+    return path

@@ -15,6 +15,7 @@ MODULES = (
     "train",
     "durations",
     "synthesize",
+    "voice",
     "benchmark",
     "evaluate",
     "listen",

@@ -217,10 +217,11 @@ def _synthesize(args: argparse.Namespace) -> int:
     from tts_ebm.threads import configure_threads
 
     configure_threads(args.threads)
+    from tts_ebm.checkpoint import voice_path
     from tts_ebm.synthesis import Synthesizer
 
     synth = Synthesizer.from_pretrained(
-        args.checkpoint,
+        args.checkpoint if args.voice is None else voice_path(args.voice),
         device=args.device,
         vocoder=args.vocoder,
         vocoder_runtime=args.vocoder_runtime,
@@ -281,7 +282,7 @@ def _stream(synth, text: str, knobs: dict, out: str | None) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "synthesize",
-        help="speak text into wav files (the shipped default voice, or --checkpoint)",
+        help="speak text into wav files (the shipped default voice, --voice or --checkpoint)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Synthesise speech:\n"
@@ -326,10 +327,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=int,
         help="sentences per batch through acoustic model and vocoder (default 16)",
     )
-    p.add_argument(
+    source = p.add_mutually_exclusive_group()
+    source.add_argument(
+        "--voice",
+        help="a packaged voice: default, or an optional one such as nce or flow (the list: "
+        "tts-ebm voice list)",
+    )
+    source.add_argument(
         "--checkpoint",
-        help="inference checkpoint: PATH or hf://OWNER/REPO[@REV]/FILE.safetensors (through "
-        "the Hugging Face cache; offline when cached); default: the shipped default voice",
+        help="inference checkpoint: PATH, hf://OWNER/REPO[@REV]/FILE.safetensors (through "
+        "the Hugging Face cache; offline when cached) or a voice name; default: the shipped "
+        "default voice",
     )
     p.add_argument(
         "--steps",
