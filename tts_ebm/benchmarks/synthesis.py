@@ -185,8 +185,10 @@ class _Subject:
 def _load_subject(options: SynthesisOptions, device: torch.device) -> _Subject:
     if options.checkpoint is not None:
         from tts_ebm.checkpoint import load_inference_checkpoint
+        from tts_ebm.synthesis import resolve_checkpoint
 
-        ckpt = load_inference_checkpoint(options.checkpoint, device=str(device))
+        path = resolve_checkpoint(options.checkpoint)
+        ckpt = load_inference_checkpoint(path, device=str(device))
         return _Subject(
             model=ckpt.model,
             frontend=TextFrontend.from_config(ckpt.frontend),
