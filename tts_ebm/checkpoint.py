@@ -440,6 +440,17 @@ def voice_header(name: str) -> dict:
     return meta
 
 
+def replaced_knobs(stored: Mapping[str, Any], inference: Mapping[str, Any] | None) -> dict:
+    """A checkpoint's default knobs with some replaced (e.g. a step count chosen after
+    evaluation); an unknown knob or a value the loader would refuse is never written."""
+    unknown = set(inference or {}) - set(stored)
+    if unknown:
+        raise ValueError(f"unknown inference knobs {sorted(unknown)}; known: {sorted(stored)}")
+    knobs = {**stored, **(inference or {})}
+    KNOBS.check(knobs, "inference")
+    return knobs
+
+
 def export_voice(
     source: str | Path,
     out: str | Path,
@@ -460,14 +471,12 @@ def export_voice(
             f"{source}: its {', '.join(modules)} is not that of voice {base!r}; a voice can "
             "ride only on the base its run was trained on (init_from with model.freeze_encoder)"
         )
-    knobs = {**checkpoint.inference, **(inference or {})}
-    KNOBS.check(knobs, "inference")  # what the loader would refuse is never written
     return save_inference_checkpoint(
         out,
         checkpoint.model,
         frontend=checkpoint.frontend,
         stats=checkpoint.stats,
-        inference=knobs,
+        inference=replaced_knobs(checkpoint.inference, inference),
         info=checkpoint.info,
         mel=checkpoint.mel,
         dtype=dtype,

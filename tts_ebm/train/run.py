@@ -15,10 +15,10 @@ from tts_ebm.checkpoint import (
     CheckpointError,
     load_training_checkpoint,
     read_training_checkpoint,
+    replaced_knobs,
     save_inference_checkpoint,
 )
 from tts_ebm.data.prepare import PrepareOptions, prepare_corpus
-from tts_ebm.sampling import KNOBS
 from tts_ebm.schema import SchemaError
 from tts_ebm.text import TextFrontend
 from tts_ebm.train.config_schema import check_training_config
@@ -302,19 +302,12 @@ def export_checkpoint(
     count chosen after evaluation), so the shipped file synthesises best without arguments.
     """
     ckpt = load_training_checkpoint(ckpt_path)
-    unknown = set(inference or {}) - set(ckpt.inference)
-    if unknown:
-        raise ValueError(
-            f"unknown inference knobs {sorted(unknown)}; known: {sorted(ckpt.inference)}"
-        )
-    knobs = {**ckpt.inference, **(inference or {})}
-    KNOBS.check(knobs, "inference")  # what the loader would refuse is never written
     return save_inference_checkpoint(
         out,
         ckpt.model,
         frontend=ckpt.frontend,
         stats=ckpt.stats,
-        inference=knobs,
+        inference=replaced_knobs(ckpt.inference, inference),
         info=ckpt.info,
         mel=ckpt.mel,
         dtype=dtype,
