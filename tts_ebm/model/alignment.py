@@ -3,7 +3,9 @@
 Training aligns the encoder's per-token means ``mu_x`` (B, C, L) with the reference mel
 ``y`` (B, C, T) by the most likely monotonic path under N(y_t; mu_x_l, I); the path gives the
 durations the duration predictor learns and expands ``mu_x`` to the frame-level μ (B, C, T).
-At inference the predicted durations build the path instead.
+At inference the predicted durations build the path instead. In early training steps the
+likelihood may be given RAD-TTS's beta-binomial alignment prior (:func:`beta_binomial_log_prior`),
+while μ_x is still too uninformative to keep MAS off a path shifted by a token.
 
 Paths are float (B, L, T) tensors of zeros and ones: ``path[b, l, t] = 1`` when frame t belongs
 to token l. Masks may be given as (B, N) or (B, 1, N), boolean or float.
@@ -42,6 +44,46 @@ def gaussian_log_likelihood(mu_x: Tensor, y: Tensor) -> Tensor:
         y_sq = yf.pow(2).sum(1).unsqueeze(1)  # (B, 1, T)
         constant = 0.5 * mu.shape[1] * math.log(2 * math.pi)
         return torch.baddbmm(-0.5 * (mu_sq + y_sq) - constant, mu.transpose(1, 2), yf)
+
+
+def _log_beta(a: Tensor, b: Tensor) -> Tensor:
+    """log B(a, b) = lgamma(a) + lgamma(b) − lgamma(a + b)."""
+    return torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
+
+
+def beta_binomial_log_prior(
+    token_lengths: Tensor,
+    frame_lengths: Tensor,
+    n_tokens: int,
+    n_frames: int,
+    scaling: float = 1.0,
+) -> Tensor:
+    """log P(token l | frame t) (B, L, T), float32: RAD-TTS's static alignment prior.
+
+    For frame t = 1..T of an utterance of L tokens and T frames, the token index l = 0..L−1 is
+    beta-binomial with n = L − 1 trials, α = scaling·t and β = scaling·(T − t + 1) (Badlani et
+    al. 2021, "One TTS Alignment To Rule Them All", §2.3; RAD-TTS, Shih et al. 2021). Its mean
+    (L − 1)·t/(T + 1) runs along the diagonal l/L ≈ t/T; larger ``scaling`` narrows it around
+    the diagonal. n = L − 1 puts the whole mass on the L tokens, so on a flat likelihood MAS
+    follows it to equal durations (a support of L + 1 points cut at the last one lengthens the
+    last token instead). Entries outside an utterance's own L × T are 0, so adding the prior
+    leaves padding as it was. Computed in float64 (lgamma of values up to ~scaling·T differ by
+    less than their float32 rounding) and returned as float32; no (B, L, T, C) tensor.
+    """
+    device = token_lengths.device
+    lengths = token_lengths.to(torch.float64).view(-1, 1, 1)
+    frames = frame_lengths.to(torch.float64).view(-1, 1, 1)
+    k = torch.arange(n_tokens, dtype=torch.float64, device=device).view(1, -1, 1)
+    t = torch.arange(1, n_frames + 1, dtype=torch.float64, device=device).view(1, 1, -1)
+    valid = (k < lengths) & (t <= frames)
+    # Clamped so padding never reaches lgamma's poles; those entries are masked below.
+    trials = (lengths - 1).clamp(min=0)
+    rest = (trials - k).clamp(min=0)
+    alpha = scaling * t
+    beta = scaling * (frames - t + 1).clamp(min=1)
+    log_choose = torch.lgamma(trials + 1) - torch.lgamma(k + 1) - torch.lgamma(rest + 1)
+    log_pmf = log_choose + _log_beta(k + alpha, rest + beta) - _log_beta(alpha, beta)
+    return torch.where(valid, log_pmf, torch.zeros_like(log_pmf)).float()
 
 
 def maximum_path(log_likelihood: Tensor, token_mask: Tensor, frame_mask: Tensor) -> Tensor:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from tts_ebm.model.alignment import (
+    beta_binomial_log_prior,
     duration_loss,
     durations_from_path,
     expand,
@@ -75,14 +76,23 @@ class EBMTTS(torch.nn.Module):
         mel_lengths: torch.Tensor,
         durations: torch.Tensor | None = None,
         encoded: EncoderOutput | None = None,
+        alignment_prior_weight: float = 0.0,
+        alignment_prior_scaling: float = 1.0,
     ) -> AlignedPrior:
         """Align to the reference ``mel`` by MAS, or by stored ``durations`` when given;
-        ``encoded``: the encoder's output for these tokens, when already known."""
+        ``encoded``: the encoder's output for these tokens, when already known. A positive
+        ``alignment_prior_weight`` adds that multiple of the beta-binomial alignment prior
+        (:func:`beta_binomial_log_prior`, ``alignment_prior_scaling``) to MAS's log-likelihood:
+        early training, when μ_x cannot tell tokens apart yet, then finds a near-diagonal path."""
         enc = self.encoder(tokens, token_lengths) if encoded is None else encoded
         frame_mask = sequence_mask(mel_lengths, mel.shape[-1]).unsqueeze(1).to(mel.dtype)
         if durations is None:
             with torch.no_grad():
                 log_lik = gaussian_log_likelihood(enc.mu_x, mel)
+                if alignment_prior_weight > 0:
+                    log_lik += alignment_prior_weight * beta_binomial_log_prior(
+                        token_lengths, mel_lengths, *log_lik.shape[1:], alignment_prior_scaling
+                    )
                 path = maximum_path(log_lik, enc.mask, frame_mask)
         else:
             path = path_from_durations(durations, frame_mask)

@@ -79,6 +79,14 @@ MODEL = Record(
         "detach_condition": Bool(),
         "freeze_encoder": Bool(),
         "segment_frames": optional(Int(1, 1_000_000)),
+        "alignment_prior": Record(
+            {
+                "steps": Int(0, 100_000_000),
+                "weight": Float(0.0, 1e6),
+                "scaling": Float(0.0, 1e6, low_open=True),
+            },
+            frozenset({"steps", "weight", "scaling"}),
+        ),
     },
     frozenset({"network", "loss_weights"}),
     closed=False,

@@ -27,6 +27,14 @@ def step_seed(seed: int, step: int, rank: int) -> int:
     return (seed * 1_000_003 + step * 7919 + rank) % (2**63 - 1)
 
 
+def alignment_prior_weight(options: dict | None, step: int) -> float:
+    """Weight of the alignment prior in MAS at ``step``: ``weight`` annealed linearly to 0 over
+    the first ``steps`` steps (``model.alignment_prior``; absent or ``steps: 0``: never)."""
+    if not options or step >= options["steps"]:
+        return 0.0
+    return options["weight"] * (1.0 - step / options["steps"])
+
+
 def clip_groups(groups: dict[str, list[torch.Tensor]], max_norm: float) -> dict[str, torch.Tensor]:
     """Clip each group's gradient norm to ``max_norm`` on its own; return the norms before.
 
@@ -184,17 +192,26 @@ class EBMTTSModule(L.LightningModule):
         self.skipped_updates += 1
         self.log("train/skipped_updates", float(self.skipped_updates), batch_size=1)
 
-    def _align(self, batch: Batch) -> AlignedPrior:
-        """μ aligned to the reference: through the cache when the encoder is frozen."""
+    def _align(self, batch: Batch, step: int | None = None) -> AlignedPrior:
+        """μ aligned to the reference: through the cache when the encoder is frozen. A training
+        ``step`` inside ``model.alignment_prior.steps`` adds the alignment prior to MAS."""
         if self.prior_cache is not None:
             return self.prior_cache.align(batch)
+        options = self.config["model"].get("alignment_prior")
+        weight = 0.0 if step is None else alignment_prior_weight(options, step)
         return self.model.align(
-            batch.tokens, batch.token_lengths, batch.mel, batch.mel_lengths, batch.durations
+            batch.tokens,
+            batch.token_lengths,
+            batch.mel,
+            batch.mel_lengths,
+            batch.durations,
+            alignment_prior_weight=weight,
+            alignment_prior_scaling=options["scaling"] if weight else 1.0,
         )
 
     def _losses(self, batch: Batch, step: int) -> tuple[dict[str, torch.Tensor], dict]:
         weights = self.config["model"]["loss_weights"]
-        aligned = self._align(batch)
+        aligned = self._align(batch, step)
         model = self.config["model"]
         detach = model.get("detach_condition") or model.get("freeze_encoder")
         mu = aligned.mu.detach() if detach else aligned.mu
