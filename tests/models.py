@@ -8,6 +8,8 @@ from tts_ebm.model.encoder import EncoderConfig
 from tts_ebm.model.energy import EnergyConfig
 from tts_ebm.model.tts import EBMTTS
 from tts_ebm.text import TextFrontend
+from tts_ebm.train.module import EBMTTSModule
+from tts_ebm.train.run import compose_config
 
 
 def untrained_tts(frontend: TextFrontend, energy: EnergyConfig, seed: int = 0) -> EBMTTS:
@@ -23,3 +25,13 @@ def untrained_tts(frontend: TextFrontend, energy: EnergyConfig, seed: int = 0) -
         duration_channels=16,
     )
     return EBMTTS(encoder, energy)
+
+
+def toy_module(*overrides: str) -> EBMTTSModule:
+    """An untrained training module of ``experiment=toy`` (12 symbols, fixed mel statistics),
+    for driving single training steps by hand."""
+    config = compose_config(["experiment=toy", *overrides])
+    config["data"]["stats"] = {"mel_mean": -5.0, "mel_std": 2.0}
+    config["model"]["network"]["encoder"]["n_vocab"] = 12
+    torch.manual_seed(0)
+    return EBMTTSModule(config)

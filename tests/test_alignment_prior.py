@@ -11,6 +11,7 @@ import math
 
 import pytest
 import torch
+from models import toy_module
 from scipy.stats import betabinom
 
 from tts_ebm.model.alignment import beta_binomial_log_prior, durations_from_path, maximum_path
@@ -81,14 +82,6 @@ def test_bad_alignment_prior_options_are_refused_in_one_line():
     ]:
         with pytest.raises(ValueError, match=message):
             check_training_config(compose_config(["experiment=toy", override]))
-
-
-def toy_module(*overrides: str) -> EBMTTSModule:
-    config = compose_config(["experiment=toy", *overrides])
-    config["data"]["stats"] = {"mel_mean": -5.0, "mel_std": 2.0}
-    config["model"]["network"]["encoder"]["n_vocab"] = 12
-    torch.manual_seed(0)
-    return EBMTTSModule(config)
 
 
 def toy_batch(durations: torch.Tensor | None = None) -> Batch:

@@ -10,14 +10,14 @@ import math
 
 import pytest
 import torch
+from models import toy_module
 from test_criteria import TRUE_MEAN, TRUE_PRECISION, GaussianEnergy, fit, gaussian_inputs
 from torch import nn
 
 from tts_ebm.objectives import NoiseContrastiveEstimation, SelfAdaptingNCE
 from tts_ebm.objectives.nce import noised_positives
 from tts_ebm.train.data import Batch
-from tts_ebm.train.module import EBMTTSModule, clip_groups
-from tts_ebm.train.run import compose_config
+from tts_ebm.train.module import clip_groups
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -36,14 +36,6 @@ def test_clip_groups_clips_each_group_to_its_own_norm():
     assert torch.allclose(big.grad, torch.tensor([0.6, 0.8]), atol=1e-6)
     assert torch.equal(small.grad, torch.tensor([0.3, 0.4]))
     assert clip_groups({"encoder": [unused]}, 1.0) == {}  # no gradient, no norm
-
-
-def toy_module(*overrides: str) -> EBMTTSModule:
-    config = compose_config(["experiment=toy", *overrides])
-    config["data"]["stats"] = {"mel_mean": -5.0, "mel_std": 2.0}
-    config["model"]["network"]["encoder"]["n_vocab"] = 12
-    torch.manual_seed(0)
-    return EBMTTSModule(config)
 
 
 def toy_batch(n_mels: int = 80) -> Batch:

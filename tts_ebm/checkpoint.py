@@ -440,15 +440,32 @@ def voice_header(name: str) -> dict:
     return meta
 
 
-def replaced_knobs(stored: Mapping[str, Any], inference: Mapping[str, Any] | None) -> dict:
-    """A checkpoint's default knobs with some replaced (e.g. a step count chosen after
-    evaluation); an unknown knob or a value the loader would refuse is never written."""
+def save_with_knobs(
+    checkpoint: InferenceCheckpoint,
+    out: str | Path,
+    inference: Mapping[str, Any] | None,
+    dtype: torch.dtype,
+    base: dict | None = None,
+) -> Path:
+    """Write ``checkpoint`` with some of its default knobs replaced (e.g. a step count chosen
+    after evaluation); an unknown knob or a value the loader would refuse is never written."""
+    stored = checkpoint.inference
     unknown = set(inference or {}) - set(stored)
     if unknown:
         raise ValueError(f"unknown inference knobs {sorted(unknown)}; known: {sorted(stored)}")
     knobs = {**stored, **(inference or {})}
     KNOBS.check(knobs, "inference")
-    return knobs
+    return save_inference_checkpoint(
+        out,
+        checkpoint.model,
+        frontend=checkpoint.frontend,
+        stats=checkpoint.stats,
+        inference=knobs,
+        info=checkpoint.info,
+        mel=checkpoint.mel,
+        dtype=dtype,
+        base=base,
+    )
 
 
 def export_voice(
@@ -471,16 +488,8 @@ def export_voice(
             f"{source}: its {', '.join(modules)} is not that of voice {base!r}; a voice can "
             "ride only on the base its run was trained on (init_from with model.freeze_encoder)"
         )
-    return save_inference_checkpoint(
-        out,
-        checkpoint.model,
-        frontend=checkpoint.frontend,
-        stats=checkpoint.stats,
-        inference=replaced_knobs(checkpoint.inference, inference),
-        info=checkpoint.info,
-        mel=checkpoint.mel,
-        dtype=dtype,
-        base={"name": base, "modules": modules, "sha256": sha256},
+    return save_with_knobs(
+        checkpoint, out, inference, dtype, {"name": base, "modules": modules, "sha256": sha256}
     )
 
 

@@ -30,10 +30,22 @@ def _export(args: argparse.Namespace) -> int:
     from tts_ebm.train.run import export_checkpoint
 
     dtype = torch.float16 if args.fp16 else torch.float32
-    knobs = {"steps": args.steps, "step_size": args.step_size, "temperature": args.temperature}
-    knobs = {k: v for k, v in knobs.items() if v is not None}
-    print(f"wrote {export_checkpoint(args.checkpoint, args.out, dtype, knobs)}")
+    print(f"wrote {export_checkpoint(args.checkpoint, args.out, dtype, default_knobs(args))}")
     return 0
+
+
+def add_default_knob_options(p: argparse.ArgumentParser) -> None:
+    """The knobs an exported file can store as its defaults (``tts-ebm export``, ``voice
+    export``); :func:`default_knobs` reads them back."""
+    p.add_argument("--steps", type=int, help="default refinement steps (else the run's)")
+    p.add_argument("--step-size", type=float, help="default step size η (else the run's)")
+    p.add_argument("--temperature", type=float, help="default initial noise τ (else the run's)")
+
+
+def default_knobs(args: argparse.Namespace) -> dict:
+    """The knobs of :func:`add_default_knob_options` that were given."""
+    knobs = {"steps": args.steps, "step_size": args.step_size, "temperature": args.temperature}
+    return {k: v for k, v in knobs.items() if v is not None}
 
 
 def _numbers(kind: type, text: str) -> list:
@@ -107,9 +119,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", type=Path, help="Lightning .ckpt from a run's checkpoints/")
     p.add_argument("out", type=Path, help="output .safetensors file")
     p.add_argument("--fp16", action="store_true", help="store weights in float16 (half size)")
-    p.add_argument("--steps", type=int, help="default refinement steps (else the run's)")
-    p.add_argument("--step-size", type=float, help="default step size η (else the run's)")
-    p.add_argument("--temperature", type=float, help="default initial noise τ (else the run's)")
+    add_default_knob_options(p)
     p.set_defaults(handler=_export)
 
     p = commands.add_parser(

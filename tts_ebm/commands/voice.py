@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tts_ebm.commands.train import add_default_knob_options, default_knobs
+
 
 def _list(args: argparse.Namespace) -> int:
     from tts_ebm.checkpoint import packaged_voices, voice_header, voice_path
@@ -26,9 +28,7 @@ def _list(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from tts_ebm.checkpoint import export_voice
 
-    knobs = {"steps": args.steps, "step_size": args.step_size, "temperature": args.temperature}
-    knobs = {k: v for k, v in knobs.items() if v is not None}
-    print(f"wrote {export_voice(args.checkpoint, args.out, args.base, knobs)}")
+    print(f"wrote {export_voice(args.checkpoint, args.out, args.base, default_knobs(args))}")
     return 0
 
 
@@ -58,7 +58,5 @@ def register(commands: argparse._SubParsersAction) -> None:
     e.add_argument("checkpoint", type=Path, help="the run's model.safetensors (or a .ckpt)")
     e.add_argument("out", type=Path, help="output .safetensors (tts_ebm/voices/NAME.safetensors)")
     e.add_argument("--base", default="default", help="packaged voice it rides on (default)")
-    e.add_argument("--steps", type=int, help="default refinement / Euler steps (else the run's)")
-    e.add_argument("--step-size", type=float, help="default step size η (else the run's)")
-    e.add_argument("--temperature", type=float, help="default initial noise τ (else the run's)")
+    add_default_knob_options(e)
     e.set_defaults(handler=_export)

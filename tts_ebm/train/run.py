@@ -15,8 +15,8 @@ from tts_ebm.checkpoint import (
     CheckpointError,
     load_training_checkpoint,
     read_training_checkpoint,
-    replaced_knobs,
     save_inference_checkpoint,
+    save_with_knobs,
 )
 from tts_ebm.data.prepare import PrepareOptions, prepare_corpus
 from tts_ebm.schema import SchemaError
@@ -301,14 +301,4 @@ def export_checkpoint(
     ``inference`` replaces some of the default knobs the run was configured with (e.g. a step
     count chosen after evaluation), so the shipped file synthesises best without arguments.
     """
-    ckpt = load_training_checkpoint(ckpt_path)
-    return save_inference_checkpoint(
-        out,
-        ckpt.model,
-        frontend=ckpt.frontend,
-        stats=ckpt.stats,
-        inference=replaced_knobs(ckpt.inference, inference),
-        info=ckpt.info,
-        mel=ckpt.mel,
-        dtype=dtype,
-    )
+    return save_with_knobs(load_training_checkpoint(ckpt_path), out, inference, dtype)
