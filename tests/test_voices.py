@@ -104,7 +104,7 @@ def test_a_voice_over_another_base_or_a_run_on_another_encoder_is_refused(
 
 
 def test_an_unknown_voice_name_lists_the_voices(tmp_path):
-    assert {"default", "nce", "sance", "ssm", "flow"} <= set(packaged_voices())
+    assert {"default", "nce", "sance", "ssm", "cd", "flow"} <= set(packaged_voices())
     with pytest.raises(CheckpointError) as refused:
         Synthesizer.from_pretrained("nosuchvoice", device="cpu", vocoder="griffin-lim")
     assert str(refused.value) == (
@@ -127,7 +127,7 @@ def test_the_shipped_optional_voices_ride_on_the_default_and_speak(tmp_path, mon
     sizes = [voice_path(name).stat().st_size for name in packaged_voices()]
     assert sum(sizes) < 60e6
     default = load_inference_checkpoint(voice_path("default")).model.encoder.state_dict()
-    for name in ("nce", "sance", "ssm", "flow"):
+    for name in ("nce", "sance", "ssm", "cd", "flow"):
         synth = Synthesizer.from_pretrained(name, device="cpu", vocoder="griffin-lim")
         shared = synth.model.encoder.state_dict()
         assert all(torch.equal(shared[k], v) for k, v in default.items()), name
@@ -140,6 +140,7 @@ def test_the_shipped_optional_voices_ride_on_the_default_and_speak(tmp_path, mon
     assert rows["flow"][2:6] == ["on", "default", "flow", "flow"]
     assert rows["ssm"][2:] == ["on", "default", "ssm", "quadratic", "K=1", "η=1", "τ=0"]
     assert rows["sance"][2:] == ["on", "default", "sance", "quadratic", "K=10", "η=0.2", "τ=0"]
+    assert rows["cd"][2:] == ["on", "default", "cd", "quadratic", "K=1", "η=0.1", "τ=0"]
     out = tmp_path / "nce.wav"
     result = cli("synthesize", "--voice", "nce", "--vocoder", "griffin-lim", "Thank you.", str(out))
     assert result.returncode == 0, result.stderr
