@@ -163,6 +163,23 @@ def test_export_sets_the_default_inference_knobs(toy_run, tmp_path):
     assert tuned["temperature"] == full["temperature"]
 
 
+def test_export_adds_a_speaking_rate_that_synthesis_then_uses(toy_run, tmp_path, capsys):
+    from tts_ebm.cli import main
+    from tts_ebm.synthesis import Synthesizer
+    from tts_ebm.vocoder import load_vocoder
+
+    out = tmp_path / "rated.safetensors"
+    ckpt = str(toy_run / "checkpoints" / "last.ckpt")
+    assert main(["export", ckpt, str(out), "--speaking-rate", "0.9"]) == 0
+    assert "speaking_rate" not in load_inference_checkpoint(toy_run / "model.safetensors").inference
+    synth = Synthesizer(load_inference_checkpoint(out), load_vocoder("griffin-lim"))
+    assert synth.options().speaking_rate == 0.9
+    assert synth.options(speaking_rate=1.0).speaking_rate == 1.0
+    refused = ["export", ckpt, str(tmp_path / "refused.safetensors"), "--speaking-rate"]
+    assert main([*refused, "0"]) == 2
+    assert "speaking_rate" in capsys.readouterr().err
+
+
 def test_sigkill_then_resume_continues_the_same_curve(tmp_path):
     os.environ.setdefault("TTS_EBM_CACHE", str(tmp_path / "cache"))
     common = (
@@ -349,3 +366,13 @@ def test_step_sizes_pick_the_eta_with_the_lowest_teacher_forced_error(toy_run, t
         assert best["mse"] == min(table["errors"][f"{k}@{eta:g}"] for eta in (0.25, 1.0))
         assert table["errors"][f"{k}@{best['step_size']:g}"] == best["mse"]
     assert table["prior"] > table["best"]["1"]["mse"]
+    # The speaking rate at which the predicted durations add up to the recorded frames.
+    recorded = predicted = 0
+    rate = table["durations"]["speaking_rate"]
+    for batch in prepared_batches(ckpt, prepared):
+        recorded += int(batch.mel_lengths.sum())
+        predicted += int(ckpt.model.prior(batch.tokens, batch.token_lengths, rate).frame_mask.sum())
+        at_one = ckpt.model.prior(batch.tokens, batch.token_lengths).frame_mask.sum()
+        table["durations"]["length_ratio"] -= float(at_one) / table["durations"]["recorded"]
+    assert abs(predicted - recorded) <= 0.02 * recorded
+    assert table["durations"]["length_ratio"] == pytest.approx(0, abs=1e-9)

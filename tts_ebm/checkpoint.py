@@ -447,12 +447,15 @@ def save_with_knobs(
     dtype: torch.dtype,
     base: dict | None = None,
 ) -> Path:
-    """Write ``checkpoint`` with some of its default knobs replaced (e.g. a step count chosen
-    after evaluation); an unknown knob or a value the loader would refuse is never written."""
+    """Write ``checkpoint`` with some of its default knobs replaced or added (e.g. a step count
+    chosen after evaluation, a speaking rate); an unknown knob or a value the loader would
+    refuse is never written."""
     stored = checkpoint.inference
-    unknown = set(inference or {}) - set(stored)
+    unknown = set(inference or {}) - set(KNOBS.fields)
     if unknown:
-        raise ValueError(f"unknown inference knobs {sorted(unknown)}; known: {sorted(stored)}")
+        raise ValueError(
+            f"unknown inference knobs {sorted(unknown)}; known: {sorted(KNOBS.fields)}"
+        )
     knobs = {**stored, **(inference or {})}
     KNOBS.check(knobs, "inference")
     return save_inference_checkpoint(

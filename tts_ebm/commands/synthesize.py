@@ -378,7 +378,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--speaking-rate",
         type=float,
-        help="multiplies the predicted durations: > 1 slower, < 1 faster (default 1)",
+        help="multiplies the predicted durations: > 1 slower, < 1 faster (default: the "
+        "checkpoint's, else 1)",
     )
     p.add_argument(
         "--vocoder",

@@ -40,11 +40,21 @@ def add_default_knob_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="default refinement steps (else the run's)")
     p.add_argument("--step-size", type=float, help="default step size η (else the run's)")
     p.add_argument("--temperature", type=float, help="default initial noise τ (else the run's)")
+    p.add_argument(
+        "--speaking-rate",
+        type=float,
+        help="default duration scale, >1 slower (else the run's, 1): see `tts-ebm step-sizes`",
+    )
 
 
 def default_knobs(args: argparse.Namespace) -> dict:
     """The knobs of :func:`add_default_knob_options` that were given."""
-    knobs = {"steps": args.steps, "step_size": args.step_size, "temperature": args.temperature}
+    knobs = {
+        "steps": args.steps,
+        "step_size": args.step_size,
+        "temperature": args.temperature,
+        "speaking_rate": args.speaking_rate,
+    }
     return {k: v for k, v in knobs.items() if v is not None}
 
 
@@ -69,6 +79,11 @@ def _step_sizes(args: argparse.Namespace) -> int:
     for k in table["steps"]:
         row = "  ".join(f"{table['errors'][f'{k}@{eta:g}']:<9.4f}" for eta in table["grid"])
         print(f"{k:<3d}{row}  {table['best'][str(k)]['step_size']:g}")
+    durations = table["durations"]
+    print(
+        f"predicted / recorded frames at speaking rate 1: {durations['length_ratio']:.3f}; "
+        f"they match at speaking rate {durations['speaking_rate']:g}"
+    )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(table, indent=2))
@@ -127,8 +142,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="the best refinement step size for each step count, on prepared validation data",
         description=(
             "Refine μ (aligned to each reference, so durations play no part) by K steps of each "
-            "step size η of --grid and print the mel MSE to the reference: the best η per K. "
-            "Synthesise with `--steps K --step-size η`, or store it with `tts-ebm export`."
+            "step size η of --grid and print the mel MSE to the reference: the best η per K; "
+            "and the speaking rate at which the predicted durations add up to the recorded "
+            "ones. Synthesise with `--steps K --step-size η --speaking-rate R`, or store them "
+            "with `tts-ebm export`."
         ),
     )
     p.add_argument("checkpoint", type=Path, help="inference checkpoint or Lightning .ckpt")

@@ -5,6 +5,12 @@ wants a smaller η), so a comparison of criteria "each at its best step size" an
 a model both need the same measurement: the masked mel MSE to the reference of μ refined by K
 steps of each η in a grid, μ aligned to the reference (so durations play no part), on a prepared
 split. A flow decoder's Euler steps have no η: its rows are the same for every η.
+
+The same split also calibrates the durations: the duration predictor is trained on log-frames
+(so it predicts a geometric mean) and inverted by ``ceil`` (a perfect prediction returns the
+training durations, a noisy one gains half a frame per token on average), so at speaking rate 1
+a voice may speak measurably slower or faster than its recordings; :func:`matched_speaking_rate`
+finds the rate at which the predicted lengths add up to the recorded ones.
 """
 
 from __future__ import annotations
@@ -12,7 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
 from tts_ebm.checkpoint import load_checkpoint
+from tts_ebm.model import predict_durations
+from tts_ebm.sampling import SPEAKING_RATES
 from tts_ebm.text import TextFrontend
 from tts_ebm.train.data import Batch, PreparedDataset, collate
 from tts_ebm.train.refinement import refinement_errors
@@ -41,8 +51,9 @@ def step_size_table(
     grid: Sequence[float] = DEFAULT_GRID,
     split: str = "val",
 ) -> dict:
-    """``{"prior": mse, "errors": {"K@η": mse}, "best": {"K": {"step_size", "mse"}}}``, with
-    the ``steps`` and ``grid`` measured (sorted)."""
+    """``{"prior": mse, "errors": {"K@η": mse}, "best": {"K": {"step_size", "mse"}},
+    "durations": matched_speaking_rate(...)}``, with the ``steps`` and ``grid`` measured
+    (sorted)."""
     if not steps or min(steps) < 1:
         raise ValueError(f"step counts must be >= 1, got {list(steps)}")
     if not grid or min(grid) <= 0:
@@ -62,4 +73,24 @@ def step_size_table(
         "prior": prior,
         "errors": {f"{k}@{eta:g}": value for (k, eta), value in sorted(errors.items())},
         "best": best,
+        "durations": matched_speaking_rate(checkpoint, batches),
     }
+
+
+def matched_speaking_rate(checkpoint, batches: Sequence[Batch]) -> dict:
+    """``{"recorded": frames of ``batches``, "length_ratio": predicted / recorded frames at rate
+    1, "speaking_rate": the rate (3 decimals) whose predicted frames come closest}``."""
+    model = checkpoint.model.eval()
+    with torch.no_grad():
+        encoded = [model.encoder(b.tokens, b.token_lengths) for b in batches]
+    recorded = sum(int(b.mel_lengths.sum()) for b in batches)
+
+    def predicted(rate: float) -> int:
+        return sum(int(predict_durations(e.log_durations, e.mask, rate).sum()) for e in encoded)
+
+    low, high = SPEAKING_RATES  # the total only grows with the rate: bisect it
+    for _ in range(30):
+        middle = (low + high) / 2
+        low, high = (middle, high) if predicted(middle) < recorded else (low, middle)
+    rate = min((round(low, 3), round(high, 3)), key=lambda r: abs(predicted(r) - recorded))
+    return {"recorded": recorded, "length_ratio": predicted(1.0) / recorded, "speaking_rate": rate}
