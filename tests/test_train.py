@@ -175,6 +175,13 @@ def test_export_adds_a_speaking_rate_that_synthesis_then_uses(toy_run, tmp_path,
     synth = Synthesizer(load_inference_checkpoint(out), load_vocoder("griffin-lim"))
     assert synth.options().speaking_rate == 0.9
     assert synth.options(speaking_rate=1.0).speaking_rate == 1.0
+    # An inference checkpoint can be rewritten too: its knobs and weights carried over.
+    again = tmp_path / "again.safetensors"
+    assert main(["export", str(out), str(again), "--steps", "3"]) == 0
+    rewritten = load_inference_checkpoint(again)
+    assert rewritten.inference == {**load_inference_checkpoint(out).inference, "steps": 3}
+    before = load_inference_checkpoint(out).model.state_dict()
+    assert all(torch.equal(v, before[k]) for k, v in rewritten.model.state_dict().items())
     refused = ["export", ckpt, str(tmp_path / "refused.safetensors"), "--speaking-rate"]
     assert main([*refused, "0"]) == 2
     assert "speaking_rate" in capsys.readouterr().err

@@ -131,7 +131,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="turn a training checkpoint into a safetensors inference checkpoint",
         description="Export weights, config, mel statistics and symbol table into one file.",
     )
-    p.add_argument("checkpoint", type=Path, help="Lightning .ckpt from a run's checkpoints/")
+    p.add_argument(
+        "checkpoint",
+        type=Path,
+        help="Lightning .ckpt from a run's checkpoints/, or a .safetensors to rewrite",
+    )
     p.add_argument("out", type=Path, help="output .safetensors file")
     p.add_argument("--fp16", action="store_true", help="store weights in float16 (half size)")
     add_default_knob_options(p)

@@ -13,7 +13,7 @@ from tts_ebm.audio import MelStats
 from tts_ebm.checkpoint import (
     STATS,
     CheckpointError,
-    load_training_checkpoint,
+    load_checkpoint,
     read_training_checkpoint,
     save_inference_checkpoint,
     save_with_knobs,
@@ -137,8 +137,6 @@ def run_stats(config: dict, prepared: Path) -> MelStats:
     """The prepared data's statistics, except under a frozen prior from ``init_from``: its μ is
     in its own normalisation, which the mels must then share (the source's statistics)."""
     if config.get("init_from") and config["model"].get("freeze_encoder"):
-        from tts_ebm.checkpoint import load_checkpoint
-
         return load_checkpoint(config["init_from"]).stats
     return read_stats(prepared / "stats.json")
 
@@ -296,9 +294,10 @@ def export_checkpoint(
     dtype: torch.dtype,
     inference: dict | None = None,
 ) -> Path:
-    """``tts-ebm export``: Lightning training checkpoint → safetensors inference checkpoint.
+    """``tts-ebm export``: Lightning training checkpoint → safetensors inference checkpoint, or
+    an inference checkpoint rewritten (its knobs, its dtype).
 
     ``inference`` replaces some of the default knobs the run was configured with (e.g. a step
     count chosen after evaluation), so the shipped file synthesises best without arguments.
     """
-    return save_with_knobs(load_training_checkpoint(ckpt_path), out, inference, dtype)
+    return save_with_knobs(load_checkpoint(ckpt_path), out, inference, dtype)
