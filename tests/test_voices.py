@@ -104,7 +104,7 @@ def test_a_voice_over_another_base_or_a_run_on_another_encoder_is_refused(
 
 
 def test_an_unknown_voice_name_lists_the_voices(tmp_path):
-    assert {"default", "nce", "sance", "ssm", "cd", "flow"} <= set(packaged_voices())
+    assert {"default", "v1", "nce", "sance", "ssm", "cd", "flow"} <= set(packaged_voices())
     with pytest.raises(CheckpointError) as refused:
         Synthesizer.from_pretrained("nosuchvoice", device="cpu", vocoder="griffin-lim")
     assert str(refused.value) == (
@@ -122,25 +122,29 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_the_shipped_optional_voices_ride_on_the_default_and_speak(tmp_path, monkeypatch):
+def test_the_shipped_optional_voices_ride_on_v1_and_speak(tmp_path, monkeypatch):
     monkeypatch.delenv(DEFAULT_VOICE_ENV, raising=False)
     sizes = [voice_path(name).stat().st_size for name in packaged_voices()]
     assert sum(sizes) < 60e6
+    v1 = load_inference_checkpoint(voice_path("v1")).model.encoder.state_dict()
     default = load_inference_checkpoint(voice_path("default")).model.encoder.state_dict()
+    assert not all(torch.equal(default[k], v) for k, v in v1.items())  # v2 trained its prior on
     for name in ("nce", "sance", "ssm", "cd", "flow"):
         synth = Synthesizer.from_pretrained(name, device="cpu", vocoder="griffin-lim")
         shared = synth.model.encoder.state_dict()
-        assert all(torch.equal(shared[k], v) for k, v in default.items()), name
+        assert all(torch.equal(shared[k], v) for k, v in v1.items()), name
 
     listed = cli("voice", "list")
     assert listed.returncode == 0, listed.stderr
     rows = {line.split()[0]: line.split()[1:] for line in listed.stdout.splitlines()}
-    assert rows["default"][2:5] == ["full", "delta", "scalar"]
-    assert rows["nce"][2:6] == ["on", "default", "nce", "quadratic"]
-    assert rows["flow"][2:6] == ["on", "default", "flow", "flow"]
-    assert rows["ssm"][2:] == ["on", "default", "ssm", "quadratic", "K=1", "η=1", "τ=0"]
-    assert rows["sance"][2:] == ["on", "default", "sance", "quadratic", "K=10", "η=0.2", "τ=0"]
-    assert rows["cd"][2:] == ["on", "default", "cd", "quadratic", "K=1", "η=0.1", "τ=0"]
+    assert rows["default"][2:] == ["full", "delta", "quadratic", "K=1", "η=1", "τ=0", "rate=0.881"]
+    assert rows["v1"][2:] == ["full", "delta", "scalar", "K=1", "η=1", "τ=0", "rate=0.88"]
+    assert rows["nce"][2:6] == ["on", "v1", "nce", "quadratic"]
+    assert rows["flow"][2:6] == ["on", "v1", "flow", "flow"]
+    assert rows["ssm"][2:] == ["on", "v1", "ssm", "quadratic", "K=1", "η=1", "τ=0", "rate=0.88"]
+    sance = ["on", "v1", "sance", "quadratic", "K=10", "η=0.2", "τ=0", "rate=0.88"]
+    assert rows["sance"][2:] == sance
+    assert rows["cd"][2:] == ["on", "v1", "cd", "quadratic", "K=1", "η=0.1", "τ=0", "rate=0.88"]
     out = tmp_path / "nce.wav"
     result = cli("synthesize", "--voice", "nce", "--vocoder", "griffin-lim", "Thank you.", str(out))
     assert result.returncode == 0, result.stderr

@@ -20,7 +20,8 @@ def _list(args: argparse.Namespace) -> int:
             f"{name:<10} {size:5.1f} MB  {'on ' + base['name'] if base else 'full':<12} "
             f"{meta['info'].get('objective', {}).get('name', '?'):<6} "
             f"{meta['network']['energy']['form']:<9} "
-            f"K={knobs['steps']} η={knobs['step_size']:g} τ={knobs['temperature']:g}"
+            f"K={knobs['steps']} η={knobs['step_size']:g} τ={knobs['temperature']:g} "
+            f"rate={knobs.get('speaking_rate', 1.0):g}"
         )
     return 0
 
