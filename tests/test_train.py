@@ -374,12 +374,14 @@ def test_step_sizes_pick_the_eta_with_the_lowest_teacher_forced_error(toy_run, t
         assert table["errors"][f"{k}@{best['step_size']:g}"] == best["mse"]
     assert table["prior"] > table["best"]["1"]["mse"]
     # The speaking rate at which the predicted durations add up to the recorded frames.
-    recorded = predicted = 0
-    rate = table["durations"]["speaking_rate"]
+    durations = table["durations"]
+    rate = durations["speaking_rate"]
+    recorded = predicted = at_one = 0
     for batch in prepared_batches(ckpt, prepared):
+        tokens, lengths = batch.tokens, batch.token_lengths
         recorded += int(batch.mel_lengths.sum())
-        predicted += int(ckpt.model.prior(batch.tokens, batch.token_lengths, rate).frame_mask.sum())
-        at_one = ckpt.model.prior(batch.tokens, batch.token_lengths).frame_mask.sum()
-        table["durations"]["length_ratio"] -= float(at_one) / table["durations"]["recorded"]
+        predicted += int(ckpt.model.prior(tokens, lengths, rate).durations.sum())
+        at_one += int(ckpt.model.prior(tokens, lengths).durations.sum())
+    assert durations["recorded"] == recorded
     assert abs(predicted - recorded) <= 0.02 * recorded
-    assert table["durations"]["length_ratio"] == pytest.approx(0, abs=1e-9)
+    assert durations["length_ratio"] == pytest.approx(at_one / recorded, rel=1e-9)

@@ -10,18 +10,19 @@ from tts_ebm.commands.train import add_default_knob_options, default_knobs
 
 def _list(args: argparse.Namespace) -> int:
     from tts_ebm.checkpoint import packaged_voices, voice_header, voice_path
+    from tts_ebm.synthesis import SynthesisOptions
 
     for name in packaged_voices():
         meta = voice_header(name)
         base = meta.get("base")
         size = voice_path(name).stat().st_size / 1e6
-        knobs = meta["inference"]
+        knobs = SynthesisOptions.from_checkpoint(meta["inference"])  # unstored: the defaults
         print(
             f"{name:<10} {size:5.1f} MB  {'on ' + base['name'] if base else 'full':<12} "
             f"{meta['info'].get('objective', {}).get('name', '?'):<6} "
             f"{meta['network']['energy']['form']:<9} "
-            f"K={knobs['steps']} η={knobs['step_size']:g} τ={knobs['temperature']:g} "
-            f"rate={knobs.get('speaking_rate', 1.0):g}"
+            f"K={knobs.steps} η={knobs.step_size:g} τ={knobs.temperature:g} "
+            f"rate={knobs.speaking_rate:g}"
         )
     return 0
 
