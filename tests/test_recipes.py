@@ -578,6 +578,22 @@ def test_summary_gives_each_system_its_acoustic_rtf_and_its_criterion_s_training
     }
 
 
+def test_by_steps_tables_put_each_criterion_on_a_row_and_each_k_in_a_column(tmp_path):
+    _comparison_experiment(tmp_path)
+    text = summarize(tmp_path)
+    section = text[text.index("## By steps") :]
+    mcd = section[section.index("MCD (dB):") : section.index("WER (PocketSphinx):")]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in mcd.splitlines()]
+    rows = [row for row in rows if len(row) > 1 and not set(row[0]) <= {"-"}]
+    assert rows == [
+        ["criterion", "K = 0", "K = 1", "K = 2", "K = 4"],
+        ["delta", "8.000", "6.000", "–", "5.000"],  # every row starts at the shared μ
+        ["flow", "8.000", "–", "5.500", "–"],
+        ["nce", "8.000", "7.000", "–", "–"],
+    ]
+    assert "predicted MOS (DistillMOS):" in section
+
+
 def test_comparison_figure_has_a_panel_per_metric_against_steps_and_against_rtf(tmp_path):
     _comparison_experiment(tmp_path)
     summarize(tmp_path)

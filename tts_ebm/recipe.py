@@ -309,6 +309,21 @@ def comparison_curves(
     return curves
 
 
+def steps_tables(curves: dict[str, dict[str, list[tuple[int, float | None, float]]]]) -> list[str]:
+    """One table per headline metric of :func:`comparison_curves`: a row per criterion, a
+    column per step count K (0: the prior μ), so each criterion's best K reads along its row."""
+    lines: list[str] = []
+    for metric, by_criterion in curves.items():
+        columns = sorted({k for line in by_criterion.values() for k, _, _ in line})
+        rows = []
+        for criterion, line in by_criterion.items():
+            values = {k: value for k, _, value in line}
+            rows.append([criterion, *(_fmt(values.get(k)) for k in columns)])
+        header = ["criterion", *(f"K = {k}" for k in columns)]
+        lines += ["", f"{HEADLINES[metric]}:", "", markdown_table(header, rows)]
+    return lines
+
+
 def write_comparison(
     exp_dir: Path, results: list[SystemResult], rtfs: dict[str, float]
 ) -> Path | None:
@@ -344,6 +359,8 @@ def summarize(exp_dir: Path) -> str:
             "",
             *_metrics_table(results, rtfs, speeds),
         ]
+        if curves := comparison_curves(results, rtfs):
+            parts += ["", "## By steps", *steps_tables(curves)]
         if write_comparison(exp_dir, results, rtfs):
             parts += ["", f"Quality against steps and against acoustic RTF: {FIGURE}"]
     else:
