@@ -144,7 +144,7 @@ def test_the_shipped_optional_voices_ride_on_v1_and_speak(tmp_path, monkeypatch)
     assert rows["ssm"][2:] == ["on", "v1", "ssm", "quadratic", "K=1", "η=1", "τ=0", "rate=0.88"]
     sance = ["on", "v1", "sance", "quadratic", "K=10", "η=0.2", "τ=0", "rate=0.88"]
     assert rows["sance"][2:] == sance
-    assert rows["cd"][2:] == ["on", "v1", "cd", "quadratic", "K=1", "η=0.1", "τ=0", "rate=0.88"]
+    assert rows["cd"][2:] == ["on", "v1", "cd", "quadratic", "K=10", "η=0.05", "τ=0", "rate=0.88"]
     out = tmp_path / "nce.wav"
     result = cli("synthesize", "--voice", "nce", "--vocoder", "griffin-lim", "Thank you.", str(out))
     assert result.returncode == 0, result.stderr
