@@ -594,6 +594,26 @@ def test_by_steps_tables_put_each_criterion_on_a_row_and_each_k_in_a_column(tmp_
     assert "predicted MOS (DistillMOS):" in section
 
 
+def test_a_side_by_side_benchmark_replaces_each_run_s_own_rtf(tmp_path):
+    _comparison_experiment(tmp_path)
+    rows = [
+        {"decoder": decoder, "steps": k, "batch_size": batch, "rtf": rtf}
+        for batch, scale in ((1, 10.0), (16, 1.0))
+        for decoder, k, rtf in (("ebm", 0, 0.01), ("ebm", 1, 0.03), ("euler", 2, 0.05))
+        for rtf in [rtf * scale]
+    ]
+    (tmp_path / "acoustic_benchmark.json").write_text(json.dumps({"acoustic": rows}))
+    text = summarize(tmp_path)
+    # The largest batch; every EBM criterion at its K, the flow at its Euler steps, none untimed.
+    assert _cells(text, "delta-k1")["benchmark_rtf"] == _cells(text, "nce-k1")["benchmark_rtf"]
+    assert _cells(text, "nce-k1")["benchmark_rtf"] == "0.030"
+    assert _cells(text, "flow-k2")["benchmark_rtf"] == "0.050"
+    assert _cells(text, "delta-k4")["benchmark_rtf"] == "–"  # K = 4 was not benchmarked
+    assert "acoustic_rtf" not in text and "(batch 16; flow: Euler steps" in text
+    numbers = json.loads((tmp_path / "summary.json").read_text())
+    assert numbers["systems"]["delta-k0"]["benchmark_rtf"] == 0.01
+
+
 def test_comparison_figure_has_a_panel_per_metric_against_steps_and_against_rtf(tmp_path):
     _comparison_experiment(tmp_path)
     summarize(tmp_path)

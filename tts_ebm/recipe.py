@@ -42,6 +42,11 @@ COST_NOTES = {
     "train_s_per_step": "median wall seconds from one training step's start to the next's "
     "(train/step_seconds in runs/CRITERION/csv), the same for every K of a criterion",
 }
+BENCHMARK_NOTE = (
+    "seconds of the acoustic model per second of audio at K steps, all timed in one process "
+    "by {file} (batch {batch}; flow: Euler steps of a decoder of the same size), the same for "
+    "every EBM criterion"
+)
 FALLBACK_NOTE = (
     "the run logged no step times: its train-CRITERION seconds in timings.tsv over "
     "trainer.max_steps (start-up, validation and export included; the time before a resume "
@@ -50,6 +55,11 @@ FALLBACK_NOTE = (
 # Per-metric statistics that are not the headline number: the table shows means.
 _SKIPPED_LEAVES = {"std", "ci95", "ci95_low", "ci95_high", "n", "count"}
 RECORDINGS = "recordings"
+# Written by `tts-ebm benchmark synthesis --sections acoustic --checkpoint RUN --json FILE`:
+# every K of the EBM and of a same-sized flow decoder timed one after another in one process,
+# steadier than the synthesis runs' own timings, each taken under whatever load was there then.
+BENCHMARK = "acoustic_benchmark.json"
+FLOW = "flow"  # the criterion whose steps are Euler steps (egs/common/pipeline.sh)
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,15 @@ class SystemResult:
     name: str
     metrics: dict[str, float]
     count: int | None  # utterances evaluated, when the summary says
+
+
+@dataclass(frozen=True)
+class SynthesisTimes:
+    """The acoustic RTF of each system, the column that shows them and what they are."""
+
+    column: str
+    note: str
+    rtfs: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -170,6 +189,35 @@ def acoustic_rtf(exp_dir: Path, system: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def benchmark_rtfs(exp_dir: Path, results: list[SystemResult]) -> tuple[dict[str, float], int]:
+    """``(RTF of each C-kK system, batch size)`` from ``EXP/acoustic_benchmark.json`` at its
+    largest batch: the EBM's row at K for every criterion but ``flow``, whose K are Euler
+    steps (a pipeline's criteria share one model size, so one network's times stand for all)."""
+    path = exp_dir / BENCHMARK
+    rows = _read_json(path).get("acoustic", []) if path.is_file() else []
+    batch = max((row["batch_size"] for row in rows), default=0)
+    timed = {(r["decoder"], r["steps"]): r["rtf"] for r in rows if r["batch_size"] == batch}
+    rtfs = {}
+    for result in results:
+        if parsed := system_steps(result.name):
+            key = ("euler" if parsed[0] == FLOW else "ebm", parsed[1])
+            if key in timed:
+                rtfs[result.name] = float(timed[key])
+    return rtfs, batch
+
+
+def synthesis_times(exp_dir: Path, results: list[SystemResult]) -> SynthesisTimes:
+    """The benchmark's RTFs (``benchmark_rtf``) when the experiment has that file, else each
+    synthesis run's own (``acoustic_rtf``)."""
+    rtfs, batch = benchmark_rtfs(exp_dir, results)
+    if rtfs:
+        return SynthesisTimes(
+            "benchmark_rtf", BENCHMARK_NOTE.format(file=BENCHMARK, batch=batch), rtfs
+        )
+    own = {r.name: rtf for r in results if (rtf := acoustic_rtf(exp_dir, r.name)) is not None}
+    return SynthesisTimes("acoustic_rtf", COST_NOTES["acoustic_rtf"], own)
+
+
 def median_step_seconds(run_dir: Path) -> float | None:
     """Median ``train/step_seconds`` over every ``csv/version_*/metrics.csv`` of a run (one
     per resumption, so a resumed run's speed is that of all its processes)."""
@@ -245,10 +293,10 @@ def training_speeds(
 
 
 def system_costs(
-    name: str, rtfs: dict[str, float], speeds: dict[str, TrainSpeed]
+    name: str, times: SynthesisTimes, speeds: dict[str, TrainSpeed]
 ) -> dict[str, float]:
-    """``acoustic_rtf`` of a system and ``train_s_per_step`` of its criterion, when known."""
-    costs = {"acoustic_rtf": rtfs[name]} if name in rtfs else {}
+    """The acoustic RTF of a system and ``train_s_per_step`` of its criterion, when known."""
+    costs = {times.column: times.rtfs[name]} if name in times.rtfs else {}
     parsed = system_steps(name)
     if parsed and parsed[0] in speeds:
         costs["train_s_per_step"] = speeds[parsed[0]].seconds
@@ -256,14 +304,15 @@ def system_costs(
 
 
 def _metrics_table(
-    results: list[SystemResult], rtfs: dict[str, float], speeds: dict[str, TrainSpeed]
+    results: list[SystemResult], times: SynthesisTimes, speeds: dict[str, TrainSpeed]
 ) -> list[str]:
     """The metrics table's lines: quality columns, then costs, then what the costs are."""
     columns: list[str] = []
     for result in sorted(results, key=lambda r: r.name == RECORDINGS):  # systems first
         columns += [c for c in result.metrics if c not in columns]
-    costs = {r.name: system_costs(r.name, rtfs, speeds) for r in results}
-    cost_columns = [c for c in COST_NOTES if any(c in row for row in costs.values())]
+    costs = {r.name: system_costs(r.name, times, speeds) for r in results}
+    notes = {times.column: times.note, "train_s_per_step": COST_NOTES["train_s_per_step"]}
+    cost_columns = [c for c in notes if any(c in row for row in costs.values())]
     estimated = {criterion for criterion, speed in speeds.items() if not speed.measured}
     rows = []
     for r in results:
@@ -276,7 +325,7 @@ def _metrics_table(
         ]
         rows.append(row)
     lines = [markdown_table(["system", "n", *columns, *cost_columns], rows)]
-    lines += [f"\n{c}: {COST_NOTES[c]}" for c in cost_columns]
+    lines += [f"\n{c}: {notes[c]}" for c in cost_columns]
     if estimated:
         lines.append(f"\n† {FALLBACK_NOTE}")
     return lines
@@ -349,7 +398,7 @@ def summarize(exp_dir: Path) -> str:
     results = collect_results(exp_dir)
     timing_lines = read_timing_lines(exp_dir)
     timings = dict(timing_lines)  # each stage's latest run (a resumed one: the run that finished)
-    rtfs = {r.name: rtf for r in results if (rtf := acoustic_rtf(exp_dir, r.name)) is not None}
+    times = synthesis_times(exp_dir, results)
     speeds = training_speeds(exp_dir, results, timing_lines)
     parts = [f"# Summary of {exp_dir}"]
     if results:
@@ -357,11 +406,11 @@ def summarize(exp_dir: Path) -> str:
             "",
             "## Metrics (means over the test set)",
             "",
-            *_metrics_table(results, rtfs, speeds),
+            *_metrics_table(results, times, speeds),
         ]
-        if curves := comparison_curves(results, rtfs):
+        if curves := comparison_curves(results, times.rtfs):
             parts += ["", "## By steps", *steps_tables(curves)]
-        if write_comparison(exp_dir, results, rtfs):
+        if write_comparison(exp_dir, results, times.rtfs):
             parts += ["", f"Quality against steps and against acoustic RTF: {FIGURE}"]
     else:
         parts += ["", f"no evaluation results yet ({exp_dir / EVAL_DIR}/*/summary.json)"]
@@ -375,7 +424,7 @@ def summarize(exp_dir: Path) -> str:
     (exp_dir / "summary.md").write_text(text)
     numbers = {
         "systems": {
-            r.name: {"n": r.count, **r.metrics, **system_costs(r.name, rtfs, speeds)}
+            r.name: {"n": r.count, **r.metrics, **system_costs(r.name, times, speeds)}
             for r in results
         },
         "training": {
