@@ -694,6 +694,11 @@ def test_festival_smoke_chain_runs_every_stage(smoke):
     for system in ("vocoded", "delta-k0", "delta-k1", "flow-k1"):
         assert re.search(rf"\| {system} +\| 3 +\| \d", summary), system
     assert "| 2-train" in summary and "| total" in summary
+    # Synthesis times from one side-by-side benchmark: delta at K = 0, 1, the flow at 1 Euler step.
+    timed = json.loads((exp / "acoustic_benchmark.json").read_text())["acoustic"]
+    assert {(r["decoder"], r["steps"]) for r in timed} >= {("ebm", 0), ("ebm", 1), ("euler", 1)}
+    for system in ("delta-k1", "flow-k1"):
+        assert float(_cells(summary, system)["benchmark_rtf"]) > 0, system
     # Trained side by side, one timing line each; the flow decoder is what its run exported.
     timings = (exp / "timings.tsv").read_text()
     assert "train-delta\t" in timings and "train-flow\t" in timings

@@ -3,7 +3,8 @@
 # The stages every egs/*/run.sh shares, after its own data stage (0):
 #   1 statistics  tts-ebm prepare: mels, phoneme ids, train/val lists, mel mean/std
 #   2 train       one run per criterion (resumes an interrupted run)
-#   3 synthesize  the test sentences with every criterion at every step count
+#   3 synthesize  the test sentences with every criterion at every step count, and one
+#                 side-by-side timing of every step count (EXP/acoustic_benchmark.json)
 #   4 vocode      copy synthesis of the test references (the vocoded reference)
 #   5 evaluate    objective metrics of every system against the references
 #   6 listen      a listening test folder: criteria at --listen-steps + vocoded reference
@@ -309,6 +310,26 @@ step_size_args() {
   fi
 }
 
+# benchmark_acoustic: EXP/acoustic_benchmark.json, every step count of the first EBM criterion
+# and the same Euler step counts of a same-sized flow decoder timed in one process (one
+# thread), so the summary compares synthesis times taken under one load, not each run's own.
+benchmark_acoustic() {
+  local crit ebm="" ks device
+  for crit in ${criteria}; do
+    if [[ ${crit} != flow ]]; then
+      ebm="${crit}"
+      break
+    fi
+  done
+  [[ -z ${ebm} ]] && return 0
+  ks="$(echo "${steps_list} ${flow_steps}" | tr ' ' '\n' | sed '/^$/d' | sort -nu | paste -sd, -)"
+  device_args
+  run_logged "${exp}/logs/acoustic-benchmark.log" \
+    tts benchmark synthesis --sections acoustic --checkpoint "${exp}/runs/${ebm}/model.safetensors" \
+    --steps-list "${ks}" --batch-sizes "${synth_batch_size}" --threads 1 --vocoder none \
+    --json "${exp}/acoustic_benchmark.json" "${device[@]}"
+}
+
 stage_synthesize() {
   local crit k device step_size
   device_args
@@ -324,6 +345,7 @@ stage_synthesize() {
         --vocoder "${vocoder}" --batch-size "${synth_batch_size}" "${device[@]}"
     done
   done
+  once acoustic-benchmark benchmark_acoustic
 }
 
 stage_vocode() {
