@@ -602,6 +602,7 @@ def test_a_side_by_side_benchmark_replaces_each_run_s_own_rtf(tmp_path):
         for decoder, k, rtf in (("ebm", 0, 0.01), ("ebm", 1, 0.03), ("euler", 2, 0.05))
         for rtf in [rtf * scale]
     ]
+    rows.append({"decoder": "ebm", "steps": 4})  # a row without its times is passed over
     (tmp_path / "acoustic_benchmark.json").write_text(json.dumps({"acoustic": rows}))
     text = summarize(tmp_path)
     # The largest batch; every EBM criterion at its K, the flow at its Euler steps, none untimed.

@@ -195,6 +195,8 @@ def benchmark_rtfs(exp_dir: Path, results: list[SystemResult]) -> tuple[dict[str
     steps (a pipeline's criteria share one model size, so one network's times stand for all)."""
     path = exp_dir / BENCHMARK
     rows = _read_json(path).get("acoustic", []) if path.is_file() else []
+    fields = {"decoder", "steps", "batch_size", "rtf"}
+    rows = [row for row in rows if isinstance(row, dict) and fields <= row.keys()]
     batch = max((row["batch_size"] for row in rows), default=0)
     timed = {(r["decoder"], r["steps"]): r["rtf"] for r in rows if r["batch_size"] == batch}
     rtfs = {}
@@ -374,13 +376,12 @@ def steps_tables(curves: dict[str, dict[str, list[tuple[int, float | None, float
 
 
 def write_comparison(
-    exp_dir: Path, results: list[SystemResult], rtfs: dict[str, float]
-) -> Path | None:
-    """``EXP/comparison.png`` (see :func:`tts_ebm.plots.comparison_figure`), when any
-    ``CRITERION-kK`` system has a headline metric."""
-    curves = comparison_curves(results, rtfs)
-    if not curves:
-        return None
+    exp_dir: Path,
+    results: list[SystemResult],
+    curves: dict[str, dict[str, list[tuple[int, float | None, float]]]],
+) -> Path:
+    """``EXP/comparison.png`` of :func:`comparison_curves` (see
+    :func:`tts_ebm.plots.comparison_figure`), with the systems that have no K as references."""
     from tts_ebm import plots
 
     references = {r.name: r.metrics for r in results if system_steps(r.name) is None}
@@ -409,8 +410,8 @@ def summarize(exp_dir: Path) -> str:
             *_metrics_table(results, times, speeds),
         ]
         if curves := comparison_curves(results, times.rtfs):
+            write_comparison(exp_dir, results, curves)
             parts += ["", "## By steps", *steps_tables(curves)]
-        if write_comparison(exp_dir, results, times.rtfs):
             parts += ["", f"Quality against steps and against acoustic RTF: {FIGURE}"]
     else:
         parts += ["", f"no evaluation results yet ({exp_dir / EVAL_DIR}/*/summary.json)"]
