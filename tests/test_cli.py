@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -34,3 +35,46 @@ def test_empty_text_is_one_line_error():
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "nothing to pronounce" in result.stderr
+
+
+def _leaf_parsers(parser, path=()):
+    """(command words, parser) of every command that takes its own arguments."""
+    import argparse
+
+    subcommands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subcommands:
+        yield path, parser
+        return
+    for name, sub in subcommands[0].choices.items():
+        yield from _leaf_parsers(sub, (*path, name))
+
+
+def test_options_between_positionals_as_users_type_them():
+    from tts_ebm.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["synthesize", "Hello there.", "--threads", "1", "out.wav"])
+    assert (args.text, args.threads, args.out) == ("Hello there.", 1, "out.wav")
+    args = parser.parse_args(["export", "run/model.ckpt", "--fp16", "out.safetensors"])
+    assert (str(args.checkpoint), str(args.out), args.fp16) == (
+        "run/model.ckpt",
+        "out.safetensors",
+        True,
+    )
+    args = parser.parse_args(["corpus", "festival", "a.txt", "--jobs", "1", "b.txt", "out"])
+    assert args.sentences == [Path("a.txt"), Path("b.txt")] and args.out_dir == Path("out")
+
+
+def test_every_command_parses_the_intermixed_way():
+    """Not a special case of synthesize: every command's parser is the intermixed one."""
+    from tts_ebm.cli import IntermixedParser, build_parser
+
+    leaves = dict(_leaf_parsers(build_parser()))
+    assert len(leaves) > 15
+    for words, parser in leaves.items():
+        assert isinstance(parser, IntermixedParser), words
+
+
+def test_extra_positional_is_still_refused():
+    result = run("export", "a.ckpt", "b.safetensors", "c")
+    assert result.returncode == 2 and "unrecognized arguments: c" in result.stderr

@@ -127,3 +127,78 @@ def test_crash_mid_chunk_loses_only_that_sentence(
         "LJ900-0003",
         "val-00001",
     ]
+
+
+def ljspeech_metadata(path: Path, n: int = 40) -> Path:
+    """An LJSpeech-shaped metadata.csv (id|raw|normalized) of ``n`` short sentences."""
+    rows = [f"LJ001-{i:04d}|Line {i}, said twice.|Line {i}, said twice." for i in range(1, n + 1)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def tacotron2_filelists(folder: Path, split: dict[str, range]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, numbers in split.items():
+        lines = [f"DUMMY/LJ001-{i:04d}.wav|Line {i}." for i in numbers]
+        (folder / f"ljs_audio_text_{name}_filelist.txt").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_lists_from_metadata_keep_the_standard_split(tmp_path: Path) -> None:
+    from tts_ebm.data.ljspeech_lists import write_sentence_lists
+
+    metadata = ljspeech_metadata(tmp_path / "metadata.csv")
+    lists = tacotron2_filelists(
+        tmp_path / "filelists", {"train": range(1, 31), "val": range(31, 36), "test": range(36, 41)}
+    )
+    split = write_sentence_lists(metadata, tmp_path / "out", filelists=lists, notify=print)
+    assert split.source == "tacotron2" and split.sizes() == {"train": 30, "val": 5, "test": 5}
+    val = (tmp_path / "out/val.txt").read_text().splitlines()
+    assert val[0] == "LJ001-0031|Line 31, said twice.|Line 31, said twice." and len(val) == 5
+    assert [s.id for s in read_sentences(tmp_path / "out/train.txt")][-1] == "LJ001-0030"
+    assert (tmp_path / "out/test_ids.txt").read_text().split() == split.test
+
+
+def test_lists_from_metadata_without_filelists_use_the_stated_seeded_split(tmp_path: Path) -> None:
+    from tts_ebm.data.ljspeech import seeded_split
+    from tts_ebm.data.ljspeech_lists import write_sentence_lists
+
+    said: list[str] = []
+    metadata = ljspeech_metadata(tmp_path / "metadata.csv")
+    split = write_sentence_lists(
+        metadata, tmp_path / "out", base_url="http://127.0.0.1:9", notify=said.append
+    )
+    assert split.fell_back and "FELL BACK to a seeded random split (seed 0)" in said[0]
+    expected = seeded_split([f"LJ001-{i:04d}" for i in range(1, 41)])
+    assert (split.train, split.val, split.test) == (expected.train, expected.val, expected.test)
+    train = {s.id for s in read_sentences(tmp_path / "out/train.txt")}
+    assert train == set(split.train) and not train & set(split.test)
+
+
+@pytest.mark.festival
+@needs_festival
+def test_recipe_speaks_the_lists_of_a_metadata_file(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    ljspeech_metadata(tmp_path / "metadata.csv")
+    tacotron2_filelists(
+        tmp_path / "filelists", {"train": range(1, 31), "val": range(31, 36), "test": range(36, 41)}
+    )
+    recipe = Path(__file__).resolve().parents[1] / "recipes/festival/run.sh"
+    result = subprocess.run(
+        ["bash", str(recipe), "--metadata", "metadata.csv", "--filelists", "filelists"]
+        + ["--out", "corpus", "--limit", "1", "--jobs", "1"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "tacotron2 split" in result.stdout
+    corpus = tmp_path / "corpus"
+    assert (corpus / "train_ids.txt").read_text().split() == ["LJ001-0001"]
+    assert (corpus / "val_ids.txt").read_text().split() == ["LJ001-0031"]
+    assert sf.info(corpus / "wavs/LJ001-0031.wav").samplerate == 22050

@@ -676,6 +676,19 @@ def test_unknown_option_and_help(tmp_path):
     assert result.returncode == 0 and "--stop-stage" in result.stdout
 
 
+def test_a_failing_command_is_reported_with_its_own_exit_status(tmp_path):
+    script = tmp_path / "run.sh"
+    script.write_text(
+        "set -euo pipefail\n"
+        f'source "{REPO}/egs/common/pipeline.sh"\n'
+        "pipeline_defaults\n"
+        "sh -c 'exit 2'\n"
+    )
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "run.sh: failed (exit 2) at line 4: sh -c 'exit 2'" in result.stderr
+
+
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess, float]:
     exp = tmp_path_factory.mktemp("smoke") / "exp"

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch.overrides import TorchFunctionMode
 
 from tts_ebm.audio import MelConfig, MelStats
@@ -55,6 +55,7 @@ VOICES = "voices"  # package data of tts_ebm: NAME.safetensors
 DEFAULT_VOICE = "default"
 DEFAULT_VOICE_ENV = "TTS_EBM_DEFAULT_VOICE"
 SHARED_MODULES = ("encoder",)  # what a voice takes from its base: text encoder and durations
+RUN_MODEL = "model.safetensors"  # what a training run exports into its folder
 
 # Upper bounds on sizes: far above any sensible model, low enough that a config within them
 # can be built on the meta device in milliseconds (its shapes are then compared to the file's).
@@ -199,7 +200,9 @@ def save_inference_checkpoint(
         meta["base"] = base
         tensors = {k: v for k, v in tensors.items() if k not in shared(tensors, base["modules"])}
     tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta)})
+    # Written by Python, not by save_file, which makes the file 0600: an export gets the mode
+    # of any other written file (0666 less the umask).
+    tmp.write_bytes(save(tensors, metadata={METADATA_KEY: json.dumps(meta)}))
     os.replace(tmp, path)
     return path
 
@@ -583,6 +586,24 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> InferenceCheckpoin
     Commands take either, so a run can be listened to or evaluated mid-training without an
     export step.
     """
-    if Path(path).suffix == ".ckpt":
+    path = Path(path)
+    if path.is_dir():
+        path = run_model(path)
+    if path.suffix == ".ckpt":
         return load_training_checkpoint(path, device=device)
     return load_inference_checkpoint(path, device=device)
+
+
+def run_model(run_dir: Path) -> Path:
+    """The model a training run's folder exported (``RUN_DIR/model.safetensors``), so a run's
+    folder can be passed wherever a checkpoint is; a folder without it is refused in one line
+    that says what it lacks."""
+    model = run_dir / RUN_MODEL
+    if model.is_file():
+        return model
+    saved = sorted((run_dir / "checkpoints").glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
+    hint = f"; pass one of its training checkpoints instead, e.g. {saved[-1]}" if saved else ""
+    raise CheckpointError(
+        f"{run_dir} is a folder without {RUN_MODEL} (a training run writes it when it "
+        f"finishes){hint}"
+    )

@@ -124,7 +124,8 @@ pipeline_option() {
 
 # A failing command anywhere (functions included) names itself before the script exits.
 set -E
-trap 'echo "$(basename "$0"): failed (exit $?) at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
+# ($? is saved first: the $(basename) substitution would reset it to 0.)
+trap 'failed_status=$?; echo "$(basename "$0"): failed (exit ${failed_status}) at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 

@@ -131,9 +131,11 @@ def obtain_corpus(
 
 
 def read_metadata(corpus: Path) -> dict[str, str]:
-    """``id → metadata.csv line`` (kept verbatim so the corpus view is byte-identical)."""
+    """``id → metadata.csv line`` (kept verbatim so the corpus view is byte-identical) of a
+    corpus folder or of the ``metadata.csv`` file itself."""
+    path = corpus if corpus.is_file() else corpus / "metadata.csv"
     rows: dict[str, str] = {}
-    for line in (corpus / "metadata.csv").read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             rows.setdefault(line.split("|", 1)[0].strip(), line)
     return rows
