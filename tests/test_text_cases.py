@@ -5,12 +5,15 @@ Conventions of the expected text (see ``tts_ebm/text/normalize.py``): number wor
 or "and" ("one hundred five"); letters read one by one are joined by hyphens ("U-S", "P-M"),
 since espeak reads a lone "A" as the article; all-capital acronyms stay as written, because
 espeak's dictionary spells "FBI" and says "NASA" as a word (checked below on the phonemes);
-accents are dropped, except in loanwords whose plain spelling is another English word
-("résumé" is respelled, not read as "resume"); brackets become a pause; numeric dates are read
-month first (2024-01-03 and 1/3/2024 are "January third, twenty twenty four") unless the first
-number can only be a day (31/12/2023); an amount after "a"/"an" has a singular unit ("a $20
-bill"); a slash before a number no larger than the first is silent ("24/7"). docs/architecture.md
-("Reading text") lists every convention.
+letters with diacritics are kept for espeak, which reads them as a reader says the word
+("Müller", "crème brûlée"), except in loanwords whose plain spelling is another English word
+("résumé" is respelled) and names espeak reads worse with them ("Zürich"); brackets become a
+pause; numeric dates with slashes or dashes are read month first (2024-01-03 and 1/3/2024 are
+"January third, twenty twenty four"), with dots day first (15.01.2020), unless a number can only
+be a day (31/12/2023); an amount after "a"/"an" has a singular unit ("a $20 bill"); a slash
+between two numbers that are not a common fraction is silent ("24/7", "9/11"); codes are read
+digit by digit with a pause per written group. docs/architecture.md ("Reading text") lists every
+convention and the forms left ambiguous on purpose.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import tts_ebm
 from tts_ebm.checkpoint import load_inference_checkpoint
 from tts_ebm.text import (
     CHARS_V1,
+    CharacterPhonemizer,
     EspeakPhonemizer,
     NotLanguageError,
     TextFrontend,
@@ -226,6 +230,49 @@ PHONE_NUMBERS = [
     ("1-800-555-0199", "one, eight hundred, five five five, zero one nine nine"),
     ("(202) 456-1111", "two zero two, four five six, one one one one"),
     ("P.O. Box 2915", "P-O Box two nine one five"),
+    ("(212) 555-0147", "two one two, five five five, zero one four seven"),
+    ("Call (212) 555-0147 today.", "Call two one two, five five five, zero one four seven today."),
+    ("212-555-0147", "two one two, five five five, zero one four seven"),
+    ("212.555.0147", "two one two, five five five, zero one four seven"),
+    ("212 555 0147", "two one two, five five five, zero one four seven"),
+    ("+1 212 555 0147", "plus one, two one two, five five five, zero one four seven"),
+    ("+1 (212) 555-0147", "plus one, two one two, five five five, zero one four seven"),
+    ("+1-212-555-0147", "plus one, two one two, five five five, zero one four seven"),
+    ("1 (800) 555-0199", "one, eight hundred, five five five, zero one nine nine"),
+    ("1-888-555-0100", "one, eight hundred eighty eight, five five five, zero one zero zero"),
+    (
+        "555-0147 ext. 12",
+        "five five five, zero one four seven, extension one two",
+    ),
+    (
+        "(212) 555-0147 x204",
+        "two one two, five five five, zero one four seven, extension two zero four",
+    ),
+    (
+        "+44 20 7946 0958",
+        "plus four four, two zero, seven nine four six, zero nine five eight",
+    ),
+    ("dial 911", "dial nine one one"),
+]
+DIGIT_STRINGS = [
+    ("123-45-6789", "one two three, four five, six seven eight nine"),
+    ("SSN 078-05-1120", "SSN zero seven eight, zero five, one one two zero"),
+    (
+        "4111 1111 1111 1111",
+        "four one one one, one one one one, one one one one, one one one one",
+    ),
+    ("192.168.0.12", "one nine two dot one six eight dot zero dot one two"),
+    ("ping 10.0.0.1 now", "ping one zero dot zero dot zero dot one now"),
+    ("account 12345678", "account one two three four five six seven eight"),
+    ("Account No. 12345678", "Account number one two three four five six seven eight"),
+    ("PIN: 4321", "PIN: four three two one"),
+    ("the card ending in 0042", "the card ending in zero zero four two"),
+    ("Order #12345", "Order number one two three four five"),
+    ("order 5000 copies", "order five thousand copies"),
+    ("ZIP code 02139", "ZIP code zero two one three nine"),
+    ("tracking number 9400 1000", "tracking number nine four zero zero, one zero zero zero"),
+    ("serial 7731", "serial seven seven three one"),
+    ("pages 100-1000", "pages one hundred to one thousand"),
 ]
 ABBREVIATIONS = [
     ("Dr. Smith", "Doctor Smith"),
@@ -329,25 +376,25 @@ URLS_AND_EMAIL = [
     ("user@example.org", "user at example dot org"),
 ]
 ACCENTS = [
-    ("café", "cafe"),
-    ("naïve", "naive"),
-    ("façade", "facade"),
-    ("jalapeño", "jalapeno"),
+    ("café", "café"),
+    ("naïve", "naïve"),
+    ("façade", "façade"),
+    ("jalapeño", "jalapeño"),
     ("Zürich", "Zurich"),
-    ("São Paulo", "Sao Paulo"),
-    ("crème brûlée", "creme brulee"),
+    ("São Paulo", "São Paulo"),
+    ("crème brûlée", "crème brûlée"),
     ("my résumé", "my rezzumay"),
     ("Résumés", "Rezzumays"),
     ("an exposé", "an expohzay"),
     ("a glass of rosé", "a glass of rohzay"),
-    ("Müller", "Muller"),
-    ("bric-à-brac", "bric-a-brac"),
-    ("raison d'être", "raison d'etre"),
-    ("fiancée", "fiancee"),
-    ("El Niño", "El Nino"),
-    ("Ångström", "Angstrom"),
+    ("Müller", "Müller"),
+    ("bric-à-brac", "bric-à-brac"),
+    ("raison d'être", "raison d'être"),
+    ("fiancée", "fiancée"),
+    ("El Niño", "El Niño"),
+    ("Ångström", "Ångström"),
     ("Straße", "Strasse"),
-    ("Curaçao", "Curacao"),
+    ("Curaçao", "Curaçao"),
 ]
 PUNCTUATION_AND_SYMBOLS = [
     ("He said \u201chello.\u201d", 'He said "hello."'),
@@ -417,7 +464,7 @@ LJSPEECH = [
     ("Protective Research Section (PRS)", "Protective Research Section, PRS"),
     ("salts, water, etc.) to", "salts, water, et cetera, to"),
     ("FBI Director J. Edgar Hoover", "FBI Director J Edgar Hoover"),
-    ("to arrest M\u00fcller,", "to arrest Muller,"),
+    ("to arrest M\u00fcller,", "to arrest M\u00fcller,"),
     ("from Seaport-Traders, Inc., a", "from Seaport-Traders, Incorporated, a"),
     ("P.O. Box two nine one five", "P-O Box two nine one five"),
 ]
@@ -431,6 +478,7 @@ CASES = [
     *TIMES,
     *PERCENTAGES_RANGES_FRACTIONS,
     *PHONE_NUMBERS,
+    *DIGIT_STRINGS,
     *ABBREVIATIONS,
     *ACRONYMS,
     *UNITS,
@@ -460,6 +508,8 @@ REFUSED = [
     ("Hello \x00 world, a nul inside a sentence.", "the control character U+0000"),
     (b"\x1f\x8b\x08\x00gzip".decode("utf-8", "surrogateescape"), "the control character U+001F"),
     (b"caf\xe9 in Latin-1".decode("utf-8", "surrogateescape"), "the byte 0xE9, which is not UTF-8"),
+    ("a" * 5000, "a word of 5000 letters and digits without a space"),
+    ("Read this: " + "xq7" * 100 + ".", "a word of 300 letters and digits without a space"),
 ]
 
 
@@ -495,7 +545,8 @@ def test_the_shipped_voice_has_a_symbol_for_everything_the_readings_emit() -> No
     frontend = TextFrontend.from_config(load_inference_checkpoint(SHIPPED_VOICE).frontend)
     outputs = frontend.process_many([text for text, _ in CASES])
     assert [out.normalized for out in outputs] == [expected for _, expected in CASES]
-    assert set("".join(out.normalized.lower() for out in outputs)) <= set(CHARS_V1.symbols)
+    letters = CharacterPhonemizer()([out.normalized for out in outputs])
+    assert set("".join(letters)) <= set(CHARS_V1.symbols)
     assert set("".join(out.phonemes for out in outputs)) <= set(frontend.symbols.symbols)
 
 
@@ -530,6 +581,21 @@ def test_dotted_runs_take_linear_time() -> None:
     start = time.perf_counter()
     normalize_text("a." * 20_000 + " ab@" * 5_000)
     assert time.perf_counter() - start < 5
+
+
+def test_espeak_hears_the_diacritics_a_reader_hears() -> None:
+    """Kept diacritics reach espeak, which reads "Müller" with the vowel of "moo" (stripped,
+    "Muller" is "mull-er") and "jalapeño" with the "ny" of "canyon"."""
+    muller, jalapeno = EspeakPhonemizer()([normalize_text("Müller"), normalize_text("jalapeño")])
+    assert muller == "mˈuːlɚ"
+    assert "nj" in jalapeno
+
+
+def test_a_long_number_is_not_a_long_word() -> None:
+    """Digits alone are a number however long (read digit by digit); a word of as many letters
+    is refused."""
+    assert normalize_text("1" * 400).split() == ["one"] * 400
+    assert normalize_text("x" * 160) == "x" * 160
 
 
 def test_espeak_spells_or_says_the_acronyms_left_to_it() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from tts_ebm.text.readings import characters, dates, numerals, signs, units
+from tts_ebm.text.readings import characters, dates, digits, numerals, signs, units
 from tts_ebm.text.readings.abbreviations import (
     LOOKBACK,
     MAYBE_FINAL,
@@ -36,14 +36,12 @@ Reading = Callable[[re.Match[str]], str]
 # any reading go first.
 _NUMBER_RULES: tuple[tuple[re.Pattern[str], Reading], ...] = (
     (numerals.LONG_DIGITS_RE, numerals.read_long_digits),
-    (numerals.BOX_NUMBER_RE, numerals.read_box_number),
     (signs.CURRENCY_RE, signs.read_currency),
     (signs.CENTS_RE, signs.read_cents),
     (dates.ISO_DATE_RE, dates.read_numeric_date),
     (dates.US_DATE_RE, dates.read_numeric_date),
     (dates.TIME_RE, dates.read_time),
     (dates.HOUR_AMPM_RE, dates.read_hour_ampm),
-    (numerals.PHONE_RE, numerals.read_phone),
     (numerals.DOTTED_RE, numerals.read_dotted),
     (numerals.RANGE_RE, numerals.read_range),
     (units.PERCENT_RE, units.read_percent),
@@ -85,11 +83,13 @@ def normalize_text(text: str) -> str:
     """
     check_text(text)
     text = numerals.separate_vulgar_fractions(text)
-    text = characters.to_ascii_letters(text)
+    text = characters.to_plain_letters(text)
     text = characters.collapse_whitespace(text)
-    # Addresses first: their "@", "." and "-" are not signs, decimals or ranges; units before
+    # Addresses and codes first: their "@", "+", "." and "-" are not signs, decimals or ranges
+    # (and a code's digits are read one by one); units before
     # abbreviations, which would take the "C." of "30°C." for an initial.
     text = expand_web_addresses(text)
+    text = digits.expand_digit_strings(text)
     text = characters.strip_markup(text)
     text = units.expand_units(text)
     text = units.expand_degrees(text)

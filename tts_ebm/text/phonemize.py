@@ -12,6 +12,8 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from tts_ebm.text.readings.characters import strip_accents
+
 if TYPE_CHECKING:
     from phonemizer.backend import EspeakBackend
 
@@ -113,12 +115,13 @@ class EspeakPhonemizer:
 
 
 class CharacterPhonemizer:
-    """The character-based alternative: the lower-cased normalised text itself."""
+    """The character-based alternative: the lower-cased normalised text itself, diacritics
+    folded ("Müller" -> "muller"), since the character table has plain letters only."""
 
     name = "chars"
 
     def __call__(self, texts: list[str]) -> list[str]:
-        return [_WHITESPACE_RE.sub(" ", text).strip().lower() for text in texts]
+        return [_WHITESPACE_RE.sub(" ", strip_accents(text)).strip().lower() for text in texts]
 
     def __repr__(self) -> str:
         return "CharacterPhonemizer()"

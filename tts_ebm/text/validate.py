@@ -5,7 +5,10 @@ control characters become spaces and the stray ASCII letters between them are sp
 one. Refused: control characters other than tab, newline and carriage return (NUL, escape, DEL,
 the C1 range), lone surrogates (the bytes that were not UTF-8, as Python decodes command lines and
 standard input with ``surrogateescape``) and, in texts of at least ``SOUP_MIN_CHARS`` counted
-characters, symbol soup where fewer than ``SOUP_MIN_WORD_SHARE`` of them are letters or digits.
+characters, symbol soup where fewer than ``SOUP_MIN_WORD_SHARE`` of them are letters or digits, and
+a run of more than ``MAX_WORD_CHARS`` Latin letters and digits without a space or a mark (a word
+that long cannot be language: the longest place name has 85 letters, a SHA-512 in hex 128
+characters); a run of digits alone is a number, read digit by digit.
 Emoji, other pictographs, combining marks and format characters (zero-width joiners, the byte
 order mark) are not counted either way, so emoji-only text is still "nothing to pronounce".
 """
@@ -19,6 +22,8 @@ __all__ = ["EmptyTextError", "NotLanguageError", "check_text"]
 
 SOUP_MIN_CHARS = 16
 SOUP_MIN_WORD_SHARE = 0.25
+MAX_WORD_CHARS = 160
+_LONG_RUN_RE = re.compile(rf"[A-Za-z0-9\u00c0-\u024f]{{{MAX_WORD_CHARS + 1},}}")
 _CONTROL_OR_SURROGATE_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _ESCAPED_BYTES = range(0xDC80, 0xDD00)  # surrogateescape's stand-ins for the bytes 0x80-0xFF
 _UNCOUNTED = frozenset({"So", "Mn", "Me", "Cf"})
@@ -37,6 +42,12 @@ def check_text(text: str) -> None:
     bad = _CONTROL_OR_SURROGATE_RE.search(text)
     if bad:
         raise NotLanguageError(f"text is not language: it holds {_describe(bad[0])}")
+    for run in _LONG_RUN_RE.finditer(text):
+        if not run[0].isdigit():
+            raise NotLanguageError(
+                f"text is not language: it holds a word of {len(run[0])} letters and digits "
+                f"without a space (at most {MAX_WORD_CHARS} can be one)"
+            )
     counted = [c for c in text if not c.isspace() and unicodedata.category(c) not in _UNCOUNTED]
     words = sum(unicodedata.category(c)[0] in "LN" for c in counted)
     if len(counted) >= SOUP_MIN_CHARS and words < SOUP_MIN_WORD_SHARE * len(counted):

@@ -1,8 +1,10 @@
 """Characters: Unicode to plain English letters, markup, and the punctuation that is kept.
 
-The output alphabet is ASCII letters, digits, spaces and the sentence punctuation
-``, . ! ? ; : - ' "``, which carries prosody; both front ends (IPA and characters) see the same
-letters.
+The output alphabet is ASCII letters, the Latin letters with diacritics (``ACCENTED``), digits,
+spaces and the sentence punctuation ``, . ! ? ; : - ' "``, which carries prosody. Diacritics are
+kept because espeak-ng reads them as a reader says the word ("Müller" -> /mˈuːlɚ/, "crème
+brûlée", "jalapeño", where the stripped spelling reads "mull-er", "creem broolee", "jala-peeno");
+the character front end folds them to plain letters (``strip_accents``).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import re
 import unicodedata
 
 __all__ = [
+    "ACCENTED",
     "collapse_whitespace",
     "keep_speakable",
+    "strip_accents",
     "strip_markup",
     "tidy_punctuation",
-    "to_ascii_letters",
+    "to_plain_letters",
 ]
 
 _CHAR_MAP = str.maketrans(
@@ -60,20 +64,36 @@ _CHAR_MAP = str.maketrans(
     }
 )
 # Loanwords whose accents tell them apart from another English word: respelled so that espeak
-# does not read the other word ("resume", "expose", "rose", "pass").
+# does not read the other word ("resume", "expose", "rose", "pass"); and names that espeak reads
+# worse with their diacritics than an English reader says them ("Zürich" as "zoo-ritch", "Chloë"
+# as "cloh-eh").
 _RESPELLED = {
     "résumé": "rezzumay",
     "resumé": "rezzumay",
     "exposé": "expohzay",
     "rosé": "rohzay",
     "passé": "passay",
+    "zürich": "zurich",
+    "chloë": "chloe",
 }
 _RESPELLED_RE = re.compile(rf"\b({'|'.join(_RESPELLED)})(s?)\b", re.IGNORECASE)
 # A tag starts with a letter, "/" or "!" ("<b>", "</p>", "<!-- -->"), not "< " or "<3".
 _MARKUP_RE = re.compile(r"<[A-Za-z/!][^<>]{0,79}>")
 _BRACKETS_RE = re.compile(r"[()\[\]{}]")
 _FINAL_BRACKETS_RE = re.compile(r"[)\]}]+(?=[\s.!?\"']*$)")
-_UNSPEAKABLE_RE = re.compile(r"[^A-Za-z0-9 ,.!?;:\-'\"]")
+
+
+def _is_accented(char: str) -> bool:
+    """A precomposed Latin letter: an ASCII letter with diacritics ("é", "ñ", "ő")."""
+    base = unicodedata.normalize("NFD", char)
+    return len(base) > 1 and base[0].isascii() and base[0].isalpha()
+
+
+# Latin-1, Latin Extended-A and -B, Latin Extended Additional (Vietnamese).
+ACCENTED = "".join(
+    c for r in ((0xC0, 0x250), (0x1E00, 0x1F00)) for c in map(chr, range(*r)) if _is_accented(c)
+)
+_UNSPEAKABLE_RE = re.compile(rf"[^A-Za-z{ACCENTED}0-9 ,.!?;:\-'\"]")
 _DOUBLE_HYPHEN_RE = re.compile(r"\s*-{2,}\s*")
 _SPACE_BEFORE_PUNCT_RE = re.compile(r"\s+([,.!?;:])")
 # A pause mark followed by other marks keeps only the strongest: ", ." -> ".", ",," -> ",".
@@ -90,12 +110,18 @@ def collapse_whitespace(text: str) -> str:
     return _WHITESPACE_RE.sub(" ", text)
 
 
-def to_ascii_letters(text: str) -> str:
+def to_plain_letters(text: str) -> str:
     """Compatibility forms folded (full width, ligatures), curly quotes and dashes made plain,
-    accents stripped ("café" -> "cafe"): both front ends then see plain English letters."""
+    letters with diacritics composed ("Mu\u0308ller" -> "Müller") and kept; a diacritic that
+    composes with no letter is dropped."""
     text = unicodedata.normalize("NFKC", text)
     text = _RESPELLED_RE.sub(_respell, text).translate(_CHAR_MAP)
-    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def strip_accents(text: str) -> str:
+    """Plain letters for the character front end, whose table has no accents ("é" -> "e")."""
+    decomposed = unicodedata.normalize("NFD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 

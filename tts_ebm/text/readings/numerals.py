@@ -1,5 +1,5 @@
-"""Digits in running text: cardinals, decimals, ordinals, decades, fractions, ranges, telephone
-and version numbers.
+"""Digits in running text: cardinals, decimals, ordinals, decades, fractions, ranges and version
+numbers (codes read digit by digit are ``digits``).
 
 Each reading is a pattern and a function of its match; ``tts_ebm.text.normalize`` decides the
 order in which they apply (``NUM`` and ``MINUS`` are shared with the patterns of money and
@@ -22,7 +22,6 @@ from tts_ebm.text.readings.numbers import (
 )
 
 __all__ = [
-    "BOX_NUMBER_RE",
     "DOTTED_RE",
     "FRACTION_RE",
     "LONG_DIGITS_RE",
@@ -31,11 +30,9 @@ __all__ = [
     "NUM",
     "NUMBER_RE",
     "ORDINAL_RE",
-    "PHONE_RE",
     "PLURAL_RE",
     "RANGE_RE",
     "is_attributive",
-    "read_box_number",
     "read_dotted",
     "read_fraction",
     "read_leftover_digits",
@@ -43,7 +40,6 @@ __all__ = [
     "read_mixed_fraction",
     "read_number",
     "read_ordinal",
-    "read_phone",
     "read_plural",
     "read_range",
     "separate_vulgar_fractions",
@@ -84,18 +80,6 @@ def is_attributive(m: re.Match[str]) -> bool:
 
 def read_long_digits(m: re.Match[str]) -> str:
     return digits_to_words(m[0].replace(",", ""))
-
-
-def read_box_number(m: re.Match[str]) -> str:
-    return digits_to_words(m[0])
-
-
-def read_phone(m: re.Match[str]) -> str:
-    """Telephone numbers are read digit by digit, one pause per group."""
-    groups = re.findall(r"\d+", m[0])
-    return ", ".join(
-        number_to_words(int(g)) if g in _HUNDRED_AREA_CODES else digits_to_words(g) for g in groups
-    )
 
 
 def read_dotted(m: re.Match[str]) -> str:
