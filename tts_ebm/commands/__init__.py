@@ -21,6 +21,7 @@ MODULES = (
     "listen",
     "vocode",
     "recipe",
+    "score",
 )
 
 

@@ -6,6 +6,10 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tts_ebm.data.prepare import PrepareOptions, PrepareReport
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -30,6 +34,8 @@ def _prepare(args: argparse.Namespace) -> int:
             options,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    if args.screen:
+        report = _screen(args, options)
     for item in report.skipped:
         print(f"skipped {item.id}: {item.reason}", file=sys.stderr)
     print(
@@ -40,6 +46,37 @@ def _prepare(args: argparse.Namespace) -> int:
     if report.stats:
         print(f"mel statistics: mean {report.stats.mean:.4f}, std {report.stats.std:.4f}")
     return 0
+
+
+def _screen(args: argparse.Namespace, options: PrepareOptions) -> PrepareReport:
+    """Score the training split with ``--screen`` and prepare again (from the cache) without
+    its worst ``--drop-worst`` %; they go to skipped.tsv with their rank and score."""
+    from dataclasses import replace
+
+    from tts_ebm.data.prepare import prepare_corpus
+    from tts_ebm.progress import count_progress
+    from tts_ebm.scoring.run import drop_list, score_corpus
+
+    drop_list([], args.drop_worst, args.screen)  # refuse a bad percentage before scoring
+    with count_progress() as bar:
+        task = bar.add_task(f"screening with {args.screen}", total=None)
+        run = score_corpus(
+            args.out_dir,
+            args.screen,
+            args.out_dir / "screen",
+            splits=("train",),
+            progress=lambda stage, done, total: bar.update(task, completed=done, total=total),
+        )
+    dropped = drop_list(run.rows, args.drop_worst, args.screen)
+    report = prepare_corpus(
+        args.corpus, args.out_dir, replace(options, exclude=tuple(dropped.items()))
+    )
+    print(
+        f"screened {len(run.rows)} training pairs with {args.screen} "
+        f"({run.combination.source}): left out the worst {len(dropped)} "
+        f"(scores in {args.out_dir / 'screen' / 'scores.tsv'})"
+    )
+    return report
 
 
 def _corpus_toy(args: argparse.Namespace) -> int:
@@ -158,6 +195,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--min-seconds", type=float, default=0.3, help="shorter is skipped (0.3)")
     p.add_argument("--max-seconds", type=float, default=20.0, help="longer is skipped (20)")
     p.add_argument("--jobs", type=int, default=0, help="worker processes (0 = CPU cores)")
+    p.add_argument(
+        "--screen",
+        metavar="VOICE",
+        help="score the training pairs with this voice (tts-ebm score) and leave the worst "
+        "--drop-worst %% out of the training split, listed in skipped.tsv",
+    )
+    p.add_argument(
+        "--drop-worst", type=float, default=1.0, metavar="P", help="with --screen: P %% (1)"
+    )
     p.set_defaults(handler=_prepare)
 
     p = commands.add_parser(

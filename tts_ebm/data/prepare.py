@@ -46,6 +46,9 @@ class PrepareOptions:
     min_seconds: float = 0.3
     max_seconds: float = 20.0
     jobs: int = 0  # 0 = one per CPU core
+    # (id, reason) pairs left out of the training split after the split is drawn, so the
+    # validation split stays what it was (`tts-ebm prepare --screen`); listed in skipped.tsv.
+    exclude: tuple[tuple[str, str], ...] = ()
 
     def worker_count(self) -> int:
         return self.jobs if self.jobs > 0 else max(1, os.cpu_count() or 1)
@@ -305,6 +308,9 @@ def _write_outputs(
     train_ids, val_ids = split_ids(
         [u.id for u in usable], options.val_size, options.seed, fixed_val=fixed_val
     )
+    excluded = dict(options.exclude)
+    report.skipped += [Skipped(i, excluded[i]) for i in train_ids if i in excluded]
+    train_ids = [i for i in train_ids if i not in excluded]
     rows = {
         u.id: {
             "id": u.id,
