@@ -22,6 +22,7 @@ MODULES = (
     "vocode",
     "recipe",
     "score",
+    "serve",
 )
 
 
