@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from tts_ebm.text.readings import characters, dates, digits, numerals, signs, units
+from tts_ebm.text.readings import characters, dates, digits, numerals, signs, times, units
 from tts_ebm.text.readings.abbreviations import (
     LOOKBACK,
     MAYBE_FINAL,
@@ -31,22 +31,25 @@ __all__ = ["normalize_text", "split_sentences"]
 Reading = Callable[[re.Match[str]], str]
 
 # The number-like patterns, in the order they apply: a longer reading claims its digits first
-# (a price before its decimal, a date before a range, a range before a percentage, a day before
-# its month before an ordinal, a mixed number before its fraction); digit strings too long for
-# any reading go first.
+# (a price range before a price before its decimal, a date before a range, a range before a
+# percentage, a day before its month before an ordinal, a mixed number before its fraction);
+# digit strings too long for any reading go first.
 _NUMBER_RULES: tuple[tuple[re.Pattern[str], Reading], ...] = (
     (numerals.LONG_DIGITS_RE, numerals.read_long_digits),
+    (signs.CURRENCY_RANGE_RE, signs.read_currency_range),
     (signs.CURRENCY_RE, signs.read_currency),
     (signs.CENTS_RE, signs.read_cents),
-    (dates.ISO_DATE_RE, dates.read_numeric_date),
+    (dates.YEAR_FIRST_DATE_RE, dates.read_numeric_date),
     (dates.US_DATE_RE, dates.read_numeric_date),
-    (dates.TIME_RE, dates.read_time),
-    (dates.HOUR_AMPM_RE, dates.read_hour_ampm),
+    (dates.DOTTED_DATE_RE, dates.read_numeric_date),
+    (times.TIME_RE, times.read_time),
+    (times.HOUR_AMPM_RE, times.read_hour_ampm),
     (numerals.DOTTED_RE, numerals.read_dotted),
+    (dates.MONTH_DAY_RE, dates.read_month_day),
     (numerals.RANGE_RE, numerals.read_range),
+    (numerals.PLURAL_RANGE_RE, numerals.read_plural_range),
     (units.PERCENT_RE, units.read_percent),
     (dates.DAY_MONTH_RE, dates.read_day_month),
-    (dates.MONTH_DAY_RE, dates.read_month_day),
     (numerals.ORDINAL_RE, numerals.read_ordinal),
     (numerals.PLURAL_RE, numerals.read_plural),
     (numerals.MIXED_FRACTION_RE, numerals.read_mixed_fraction),
@@ -95,8 +98,10 @@ def normalize_text(text: str) -> str:
     text = units.expand_degrees(text)
     text = signs.expand_signs(text)
     text = expand_roman_numerals(text)
+    text = dates.name_months(text)
     text = expand_abbreviations(text)
-    text = dates.unglue_spelled_times(text)
+    text = times.unglue_spelled_times(text)
+    text = times.mark_time_ranges(text)
     text = _expand_numbers(text)
     text = characters.keep_speakable(text)
     return characters.tidy_punctuation(text)

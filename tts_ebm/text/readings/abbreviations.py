@@ -107,7 +107,6 @@ MAYBE_FINAL = frozenset({*_TERMINAL, *_WEEKDAYS, "No", "no"})
 
 _TITLE_RE = re.compile(rf"\b({'|'.join(_TITLES)})\.\s*")
 _TERMINAL_RE = re.compile(rf"\b({'|'.join(_TERMINAL)})\.")
-_MONTH_BEFORE_DAY_RE = re.compile(rf"\b({'|'.join(_MONTHS)})\b(?=\s+\d)")
 _WEEKDAY_RE = re.compile(
     rf"\b({'|'.join(_WEEKDAYS)})\.(?=\s*,|\s+\d|\s+(?:{'|'.join(_MONTHS)}|{MONTH_NAMES})\b)"
 )
@@ -203,5 +202,4 @@ def expand_abbreviations(text: str) -> str:
     text = _SAINT_OR_STREET_RE.sub(_saint_or_street, text)
     text = _TITLE_RE.sub(lambda m: _TITLES[m[1]] + " ", text)
     text = _WEEKDAY_RE.sub(lambda m: _WEEKDAYS[m[1]], text)
-    text = _MONTH_BEFORE_DAY_RE.sub(lambda m: _TERMINAL[m[1]], text)
     return _TERMINAL_RE.sub(_terminal, text)

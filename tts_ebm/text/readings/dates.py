@@ -1,11 +1,14 @@
-"""Dates and times of day, American style.
+"""Dates, American style.
 
-A day after its month is an ordinal ("March 15" -> "March fifteenth"), a day before it is read
-"the fifteenth of March"; numeric dates are month first, as in the US: "2024-01-03" and
-"1/3/2024" are both "January third, twenty twenty four" (but "31/12/2023" can only be day
-first). Times: "3:30 p.m." -> "three thirty P-M", "10:00" -> "ten o'clock", "14:05" ->
-"fourteen oh five"; a time already in words but written with its colon, as in the LJSpeech
-transcripts ("twelve:thirty"), loses the colon, which espeak would read as a pause."""
+A day after its month is an ordinal ("March 15" -> "March fifteenth", "January 5-7" -> "January
+fifth to seventh"), a day before it is read "the fifteenth of March". Month names are read in any
+case and abbreviated with or without a full stop ("jan. 15", "SEPT 15", "15-Jan-2020") when a day
+stands beside them; lower-case "may", "march" and "mar" are verbs more often than months and stay
+words. Numeric dates are month first with slashes and dashes, as in the US ("1/3/2024",
+"2024-01-03": January third), day first with dots, as in Europe ("15.01.2020"); a number above 12
+can only be the day, whichever place it takes ("31/12/2023"). A two-digit year is read as written
+("1/15/99" -> "January fifteenth, ninety nine").
+"""
 
 from __future__ import annotations
 
@@ -16,86 +19,108 @@ from tts_ebm.text.readings.numbers import number_to_words, ordinal_to_words, yea
 
 __all__ = [
     "DAY_MONTH_RE",
-    "HOUR_AMPM_RE",
-    "ISO_DATE_RE",
+    "DOTTED_DATE_RE",
     "MONTH_DAY_RE",
-    "TIME_RE",
     "US_DATE_RE",
+    "YEAR_FIRST_DATE_RE",
+    "name_months",
     "read_day_month",
-    "read_hour_ampm",
     "read_month_day",
     "read_numeric_date",
-    "read_time",
-    "unglue_spelled_times",
 ]
 
 _MONTHS = MONTH_NAMES.split("|")
-# "p.m." arrives here already read as "P-M" by the dotted-acronym rule.
-_AMPM = r"(?:\s*(?P<ampm>[ap])[.-]?\s?m\b(?P<dot>\.)?)"
-TIME_RE = re.compile(rf"\b(?P<h>\d{{1,2}}):(?P<m>\d{{2}})\b{_AMPM}?", re.IGNORECASE)
-HOUR_AMPM_RE = re.compile(rf"\b(?P<h>\d{{1,2}}){_AMPM}", re.IGNORECASE)
-ISO_DATE_RE = re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\b(?!-)")
-US_DATE_RE = re.compile(r"(?<![\d/])(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})\b(?!/)")
+_MONTH_WORD = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_VERBS = frozenset({"may", "march", "mar"})
+_MONTH_BEFORE_DAY_RE = re.compile(
+    rf"\b(?P<mon>{_MONTH_WORD})\b(?P<dot>\.)?(?=[\s-]?\d{{1,2}}(?!\d))", re.IGNORECASE
+)
+_DAY_BEFORE_MONTH_RE = re.compile(
+    rf"\b(?P<d>\d{{1,2}}(?:st|nd|rd|th)?)(?:\s|-(?=[A-Za-z]+-\d))(?P<mon>{_MONTH_WORD})\b"
+    r"(?P<dot>\.)?(?:-(?P<y>\d{4})\b)?",
+    re.IGNORECASE,
+)
+YEAR_FIRST_DATE_RE = re.compile(
+    r"(?<![\d.\-/])(?P<y>\d{4})(?P<s>[-/.])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})(?!\d|(?P=s)\d)"
+)
+US_DATE_RE = re.compile(
+    r"(?<![\d.\-/])(?P<m>\d{1,2})(?P<s>[/-])(?P<d>\d{1,2})(?P=s)(?P<y>\d{4}|\d{2})"
+    r"(?!\d|(?P=s)\d|\.\d)"
+)
+DOTTED_DATE_RE = re.compile(r"(?<![\d.])(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})(?!\d|\.\d)")
 # Not "March 2,000" nor "May 3.5": the day is a whole number on its own.
-MONTH_DAY_RE = re.compile(rf"\b(?P<month>{MONTH_NAMES})\s+(?P<d>\d{{1,2}})\b(?![,.:]?\d)")
+MONTH_DAY_RE = re.compile(
+    rf"\b(?P<month>{MONTH_NAMES})[\s-]+(?P<d>\d{{1,2}})\b(?:\s?-\s?(?P<d2>\d{{1,2}})\b)?"
+    r"(?![,.:]?\d)"
+)
 DAY_MONTH_RE = re.compile(
     rf"(?<![\d,.:])\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<month>{MONTH_NAMES})\b"
 )
 _THE_BEFORE_RE = re.compile(r"\bthe\s+$", re.IGNORECASE)
-# The last word of an hour ("twenty-one" ends in "one") and the first word of a minute as said
-# after it: "oh" (five), ten to nineteen, the tens.
-_HOUR_WORDS = sorted({number_to_words(h).split()[-1] for h in range(25)})
-_MINUTE_WORDS = sorted({number_to_words(m).split()[0] for m in range(10, 60)} | {"oh"})
-_SPELLED_TIME_RE = re.compile(
-    rf"\b({'|'.join(_HOUR_WORDS)}):(?=(?:{'|'.join(_MINUTE_WORDS)})\b)", re.IGNORECASE
-)
 
 
-def _ampm(m: re.Match[str]) -> str:
-    """Read "pm" as "P-M" (letters, as dotted acronyms are read), keeping a full stop if it
-    also ended the sentence."""
-    words = f" {m['ampm'].upper()}-M"
-    return words + "." if m["dot"] and ends_sentence(m.string, m.end()) else words
+def _month_name(written: str) -> str | None:
+    """The month a written word names ("SEPT" -> "September"), or None for a verb."""
+    if written in _VERBS:
+        return None
+    return next(name for name in _MONTHS if name.lower().startswith(written[:3].lower()))
 
 
-def read_time(m: re.Match[str]) -> str:
-    hour, minute = int(m["h"]), int(m["m"])
-    if hour > 24 or minute > 59:
-        return m[0]
-    words = number_to_words(hour)
-    if minute == 0:
-        words += "" if m["ampm"] else " o'clock"
-    elif minute < 10:
-        words += f" oh {number_to_words(minute)}"
-    else:
-        words += " " + number_to_words(minute)
-    return words + _ampm(m) if m["ampm"] else words
+def name_months(text: str) -> str:
+    """Month words beside a day, in any case or abbreviated, become the month's name: "jan. 15"
+    -> "January 15", "15-JAN-2020" -> "15 January 2020"."""
+
+    def before_day(m: re.Match[str]) -> str:
+        name = _month_name(m["mon"])
+        return m[0] if name is None else name + " "
+
+    def after_day(m: re.Match[str]) -> str:
+        name = _month_name(m["mon"])
+        if name is None:
+            return m[0]
+        year = f" {m['y']}" if m["y"] else ""
+        dot = "." if m["dot"] and not year and ends_sentence(m.string, m.end()) else ""
+        return f"{m['d']} {name}{year}{dot}"
+
+    text = _DAY_BEFORE_MONTH_RE.sub(after_day, text)
+    return _MONTH_BEFORE_DAY_RE.sub(before_day, text)
 
 
-def read_hour_ampm(m: re.Match[str]) -> str:
-    hour = int(m["h"])
-    return m[0] if hour > 24 else number_to_words(hour) + _ampm(m)
-
-
-def unglue_spelled_times(text: str) -> str:
-    """Read "twelve:thirty" as "twelve thirty": the colon is no pause inside a time."""
-    return _SPELLED_TIME_RE.sub(r"\1 ", text)
+def _year(written: str) -> str:
+    """A four-digit year as a year; two digits as written ("99", "05" -> "oh five")."""
+    if len(written) == 4:
+        return year_to_words(int(written))
+    tens = int(written)
+    return f"oh {number_to_words(tens)}" if written.startswith("0") else number_to_words(tens)
 
 
 def read_numeric_date(m: re.Match[str]) -> str:
-    """Year, month and day in digits; a first number above 12 can only be the day
-    ("31/12/2023"); read as written if they cannot be a date."""
+    """Read as "January third, twenty twenty four". The pattern names its numbers by the order
+    of its format (month first, or day first with dots); a month above 12 can only be the day.
+    Read as written if the numbers cannot be a date, or with dashes and a two-digit year."""
     month, day = int(m["m"]), int(m["d"])
     if month > 12 >= day:
         month, day = day, month
-    if not (1 <= month <= 12 and 1 <= day <= 31):
+    short_dashed = m.groupdict().get("s") == "-" and len(m["y"]) == 2
+    if not (1 <= month <= 12 and 1 <= day <= 31) or short_dashed:
         return m[0]
-    return f"{_MONTHS[month - 1]} {ordinal_to_words(day)}, {year_to_words(int(m['y']))}"
+    return f"{_MONTHS[month - 1]} {ordinal_to_words(day)}, {_year(m['y'])}"
 
 
 def read_month_day(m: re.Match[str]) -> str:
     day = int(m["d"])
-    return f"{m['month']} {ordinal_to_words(day)}" if 1 <= day <= 31 else m[0]
+    if not 1 <= day <= 31:
+        return m[0]
+    words = f"{m['month']} {ordinal_to_words(day)}"
+    if m["d2"]:
+        last = int(m["d2"])
+        if not day < last <= 31:
+            return m[0]
+        words += f" to {ordinal_to_words(last)}"
+    return words
 
 
 def read_day_month(m: re.Match[str]) -> str:

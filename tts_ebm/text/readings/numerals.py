@@ -30,6 +30,7 @@ __all__ = [
     "NUM",
     "NUMBER_RE",
     "ORDINAL_RE",
+    "PLURAL_RANGE_RE",
     "PLURAL_RE",
     "RANGE_RE",
     "is_attributive",
@@ -41,6 +42,7 @@ __all__ = [
     "read_number",
     "read_ordinal",
     "read_plural",
+    "read_plural_range",
     "read_range",
     "separate_vulgar_fractions",
 ]
@@ -61,11 +63,14 @@ DOTTED_RE = re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?![\d])")
 RANGE_RE = re.compile(rf"(?<![\w.,-])(?P<a>{NUM})-(?P<b>{NUM})(?![\w.,-])")
 ORDINAL_RE = re.compile(rf"\b(?P<int>{NUM})(?:st|nd|rd|th)\b", re.IGNORECASE)
 PLURAL_RE = re.compile(r"(?<![\w'])'?(?P<int>\d+)s\b")
+PLURAL_RANGE_RE = re.compile(r"(?<![\w'])(?P<a>'?\d+s)\s?-\s?(?P<b>'?\d+s)\b")
 FRACTION_RE = re.compile(r"(?<![\d/.])(?P<num>\d+)[/⁄](?P<den>\d+)(?![\d/])")
 MIXED_FRACTION_RE = re.compile(r"(?<![\d/.,])(?P<whole>\d+)\s(?P<num>\d+)[/⁄](?P<den>\d+)(?![\d/])")
 NUMBER_RE = re.compile(
     rf"(?P<neg>{MINUS})?(?:(?P<int>{NUM})(?:\.(?P<frac>\d+))?|(?<![\w.])\.(?P<bare>\d+))"
 )
+# Fractions said by name; any other "a/b" is a pairing or a code ("9/11", "7/16" is by name).
+_COMMON_DENOMINATORS = frozenset({*range(2, 11), 12, 16, 32, 64, 100, 1000})
 _DIGIT_RE = re.compile(r"\d")
 _ARTICLE_BEFORE_RE = re.compile(r"\b(?:a|an)\s+$", re.IGNORECASE)
 # The Unicode vulgar fractions ("½", "⅜"); NFKC spells them out as "1⁄2".
@@ -104,6 +109,12 @@ def read_plural(m: re.Match[str]) -> str:
     return plural(year_to_words(n) if len(m["int"]) == 4 else number_to_words(n))
 
 
+def read_plural_range(m: re.Match[str]) -> str:
+    """Decades from one to another: "the 1960s-70s" -> "the nineteen sixties to seventies"."""
+    a, b = (PLURAL_RE.fullmatch(side) for side in (m["a"], m["b"]))
+    return f"{read_plural(a)} to {read_plural(b)}" if a and b else m[0]
+
+
 def _fraction_name(num: int, den: int) -> str:
     """The denominator as a noun: "half", "quarters", "eighths"."""
     if den == 2:
@@ -114,12 +125,13 @@ def _fraction_name(num: int, den: int) -> str:
 
 
 def read_fraction(m: re.Match[str]) -> str:
-    """A proper fraction by name ("3/4" -> "three quarters"); two numbers whose first is not
-    smaller are a pairing, read with a silent slash ("24/7", "50/50")."""
+    """A proper fraction with a common denominator by name ("3/4" -> "three quarters", "5/16" ->
+    "five sixteenths"); other pairs of numbers are read with a silent slash ("24/7", "50/50",
+    "9/11"): nobody says "nine elevenths"."""
     num, den = int(m["num"]), int(m["den"])
     if den < 2:
         return f"{number_to_words(num)} over {number_to_words(den)}"
-    if num >= den:
+    if num >= den or den not in _COMMON_DENOMINATORS:
         return f"{number_to_words(num)} {number_to_words(den)}"
     return f"{number_to_words(num)} {_fraction_name(num, den)}"
 

@@ -7,7 +7,15 @@ import re
 from tts_ebm.text.readings.numbers import cardinal_text, decimal_text, number_to_words, to_int
 from tts_ebm.text.readings.numerals import MINUS, NUM, is_attributive
 
-__all__ = ["CENTS_RE", "CURRENCY_RE", "expand_signs", "read_cents", "read_currency"]
+__all__ = [
+    "CENTS_RE",
+    "CURRENCY_RANGE_RE",
+    "CURRENCY_RE",
+    "expand_signs",
+    "read_cents",
+    "read_currency",
+    "read_currency_range",
+]
 
 _CURRENCIES = {
     "$": ("dollar", "dollars", "cent", "cents"),
@@ -30,6 +38,12 @@ CURRENCY_RE = re.compile(
     r"(?:\s?(?P<scale>thousand|million|billion|trillion)\b|(?P<abbr>k|m|bn|b)\b)?",
     re.IGNORECASE,
 )
+CURRENCY_RANGE_RE = re.compile(
+    rf"(?P<sym>[$£€¥])\s?(?P<a>{NUM})(?:\.(?P<af>\d{{2}}))?\s?-\s?(?P=sym)?\s?(?P<b>{NUM})"
+    r"(?:\.(?P<bf>\d{2}))?(?:\s?(?P<scale>thousand|million|billion|trillion)\b|(?P<abbr>k|m|bn|b)\b)?"
+    r"(?![\d.])",
+    re.IGNORECASE,
+)
 CENTS_RE = re.compile(r"(?P<int>\d+)(?:\.(?P<frac>\d+))?\s?¢")
 _SIGN_WORDS = (
     # Initials joined by "&" are spelled: "AT&T" -> "A-T and T", "R&D" -> "R and D".
@@ -46,16 +60,33 @@ _SIGN_WORDS = (
 def read_currency(m: re.Match[str]) -> str:
     """An amount with its currency in words; singular units where the amount describes a noun
     ("a $20 bill" -> "a twenty dollar bill")."""
-    unit, units, sub, subs = _CURRENCIES[m["sym"]]
-    if is_attributive(m):
-        units, subs = unit, sub
-    integer, frac = m["int"], m["frac"]
     minus = "minus " if m["neg"] else ""
     scale = m["scale"] or m["abbr"]
+    return minus + _amount(m["sym"], m["int"], m["frac"], scale, is_attributive(m))
+
+
+def read_currency_range(m: re.Match[str]) -> str:
+    """Two amounts joined by a dash, said with "to": "$250-$300" -> "two hundred fifty to three
+    hundred dollars"; with cents each amount keeps its units ("$1.50-$2" -> "one dollar and fifty
+    cents to two dollars")."""
+    scale = m["scale"] or m["abbr"]
+    sym = m["sym"]
+    if m["af"] or m["bf"]:
+        low = _amount(sym, m["a"], m["af"], scale, False)
+        return f"{low} to {_amount(sym, m['b'], m['bf'], scale, False)}"
+    return f"{cardinal_text(m['a'])} to {_amount(sym, m['b'], None, scale, is_attributive(m))}"
+
+
+def _amount(sym: str, integer: str, frac: str | None, scale: str | None, single: bool) -> str:
+    """The words of an amount: "42", "50" -> "forty two dollars and fifty cents"; ``single``
+    gives singular units (an amount used as an adjective)."""
+    unit, units, sub, subs = _CURRENCIES[sym]
+    if single:
+        units, subs = unit, sub
     if scale:
-        return f"{minus}{decimal_text(integer, frac)} {_SCALE_WORDS[scale.lower()]} {units}"
+        return f"{decimal_text(integer, frac)} {_SCALE_WORDS[scale.lower()]} {units}"
     if frac and (len(frac) > 2 or not sub):
-        return f"{minus}{decimal_text(integer, frac)} {units}"
+        return f"{decimal_text(integer, frac)} {units}"
     whole = to_int(integer)
     cents = int(frac.ljust(2, "0")) if frac else 0
     parts = []
@@ -63,7 +94,7 @@ def read_currency(m: re.Match[str]) -> str:
         parts.append(f"{cardinal_text(integer)} {unit if whole == 1 else units}")
     if cents:
         parts.append(f"{number_to_words(cents)} {sub if cents == 1 else subs}")
-    return minus + " and ".join(parts)
+    return " and ".join(parts)
 
 
 def read_cents(m: re.Match[str]) -> str:
