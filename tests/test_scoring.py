@@ -95,6 +95,18 @@ def test_score_writes_a_table_resumes_and_lists_unreadable(toy_corpus: Path, tmp
     assert listed.startswith(f"{victim}\tunreadable features")
 
 
+def test_an_interrupted_run_tabulates_what_it_scored_and_resumes(toy_corpus: Path, tmp_path):
+    def stop_after_first_batch(stage: str, done: int, total: int) -> None:
+        if stage == "scoring" and done >= 4:
+            raise KeyboardInterrupt
+
+    first = score_corpus(toy_corpus, None, tmp_path, batch_size=4, progress=stop_after_first_batch)
+    assert first.interrupted and len(first.rows) == 4
+    assert len(read_table(tmp_path / "scores.tsv")) == 4
+    second = score_corpus(toy_corpus, None, tmp_path, batch_size=4)
+    assert not second.interrupted and second.n_reused == 4 and len(second.rows) == 12
+
+
 def test_flow_voice_is_refused_in_one_line(toy_corpus: Path, tmp_path: Path, capsys) -> None:
     args = ["score", str(toy_corpus), "--out", str(tmp_path), "--checkpoint", "flow"]
     assert main(args) == 2

@@ -32,6 +32,12 @@ def _score(args: argparse.Namespace) -> int:
             progress=progress,
             notify=notify,
         )
+    if run.interrupted:
+        print(
+            f"interrupted: the tables hold the {len(run.rows)} pairs scored so far; "
+            "run the same command again to continue",
+            file=sys.stderr,
+        )
     n_flagged = flagged_count(len(run.rows), args.flag)
     write_plot(run.rows, n_flagged, args.out_dir)
     write_page(run.rows, args.worst, args.out_dir, f"tts-ebm score: {args.corpus}")
@@ -43,7 +49,7 @@ def _score(args: argparse.Namespace) -> int:
     )
     for row in run.rows[: min(args.show, n_flagged)]:
         print(f"{row['combined']:8.2f}  {row['id']}  {row['text'][:80]}")
-    return 0
+    return 130 if run.interrupted else 0
 
 
 def _study(args: argparse.Namespace) -> int:

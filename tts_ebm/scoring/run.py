@@ -22,6 +22,7 @@ import torch
 
 from tts_ebm.checkpoint import fingerprint, load_checkpoint
 from tts_ebm.data.corpus import Skipped
+from tts_ebm.interrupts import sigterm_as_interrupt
 from tts_ebm.scoring.combine import Combination, stored
 from tts_ebm.scoring.pairs import NAMES, energy_of, score_batch
 from tts_ebm.synthesis import resolve_checkpoint
@@ -47,6 +48,7 @@ class ScoreRun:
     unreadable: list[Skipped] = field(default_factory=list)
     n_reused: int = 0
     scoring_seconds: float = 0.0
+    interrupted: bool = False  # stopped by Ctrl-C/SIGTERM: the rows are what was scored so far
 
     @property
     def audio_hours(self) -> float:
@@ -93,6 +95,18 @@ def _read_partial(path: Path, key: str) -> dict[str, dict]:
     return done
 
 
+def _bucketed(todo: list[tuple[PreparedDataset, int]], batch_size: int) -> list:
+    """A seeded shuffle, sorted by length within windows of 64 batches: little padding, and a
+    run stopped early has scored a sample of the whole corpus, not only its shortest pairs."""
+    shuffled = [todo[i] for i in np.random.default_rng(0).permutation(len(todo))]
+    window = 64 * batch_size
+    ordered = []
+    for begin in range(0, len(shuffled), window):
+        chunk = shuffled[begin : begin + window]
+        ordered += sorted(chunk, key=lambda item: int(item[0].rows[item[1]]["n_frames"]))
+    return ordered
+
+
 def _load(dataset: PreparedDataset, index: int) -> dict | str:
     """One utterance's tokens and mel, or why they cannot be scored."""
     try:
@@ -124,7 +138,8 @@ def score_corpus(
 
     ``progress(stage, done, total)`` for preparation and scoring; ``notify`` gets one line per
     entry that cannot be scored. ``combination`` overrides the stored one (the study fits its
-    own). Returns the rows worst first; ``OUT/scores.tsv`` holds the same."""
+    own). Returns the rows worst first; ``OUT/scores.tsv`` holds the same. Ctrl-C or SIGTERM
+    stops scoring, tabulates what was scored and sets ``interrupted``; a rerun continues."""
     if batch_size < 1:
         raise ValueError(f"batch size must be positive, got {batch_size}")
     corpus, out_dir = Path(corpus), Path(out_dir)
@@ -165,35 +180,37 @@ def score_corpus(
         for i in range(len(dataset))
         if dataset.rows[i]["id"] not in done
     ]
-    todo.sort(key=lambda item: int(item[0].rows[item[1]]["n_frames"]))
+    todo = _bucketed(todo, batch_size)
     total = sum(len(d) for _, d in datasets)
     count = total - len(todo)
     if progress:
         progress("scoring", count, total)
     start = time.perf_counter()
-    with partial_path.open("a") as partial:
-        for begin in range(0, len(todo), batch_size):
-            items = []
-            for dataset, index in todo[begin : begin + batch_size]:
-                item = _load(dataset, index)
-                if isinstance(item, str):
-                    run.unreadable.append(Skipped(dataset.rows[index]["id"], item))
-                    if notify:
-                        notify(f"skipped {dataset.rows[index]['id']}: {item}")
-                else:
-                    items.append(item)
-            if items:
-                batch = collate(items)
-                for utt_id, scores in zip(
-                    batch.ids, score_batch(ckpt.model, batch, step_size, rate), strict=True
-                ):
-                    entry = {"key": key, "id": utt_id, **scores}
-                    done[utt_id] = entry
-                    partial.write(json.dumps(entry) + "\n")
-                partial.flush()
-            count += len(todo[begin : begin + batch_size])
-            if progress:
-                progress("scoring", count, total)
+    try:
+        with sigterm_as_interrupt(), partial_path.open("a") as partial:
+            for begin in range(0, len(todo), batch_size):
+                items = []
+                for dataset, index in todo[begin : begin + batch_size]:
+                    item = _load(dataset, index)
+                    if isinstance(item, str):
+                        run.unreadable.append(Skipped(dataset.rows[index]["id"], item))
+                        if notify:
+                            notify(f"skipped {dataset.rows[index]['id']}: {item}")
+                    else:
+                        items.append(item)
+                if items:
+                    batch = collate(items)
+                    scored = score_batch(ckpt.model, batch, step_size, rate)
+                    for utt_id, scores in zip(batch.ids, scored, strict=True):
+                        entry = {"key": key, "id": utt_id, **scores}
+                        done[utt_id] = entry
+                        partial.write(json.dumps(entry) + "\n")
+                    partial.flush()
+                count += len(todo[begin : begin + batch_size])
+                if progress:
+                    progress("scoring", count, total)
+    except KeyboardInterrupt:
+        run.interrupted = True  # what is scored so far is tabulated; a rerun continues
     run.scoring_seconds = time.perf_counter() - start
 
     for split, dataset in datasets:
