@@ -14,7 +14,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from tts_ebm.text.readings import characters, dates, digits, numerals, signs, times, units
+from tts_ebm.text.readings import (
+    addresses,
+    alphanumerics,
+    characters,
+    dates,
+    digits,
+    numerals,
+    signs,
+    times,
+    units,
+)
 from tts_ebm.text.readings.abbreviations import (
     LOOKBACK,
     MAYBE_FINAL,
@@ -86,17 +96,22 @@ def normalize_text(text: str) -> str:
     """
     check_text(text)
     text = numerals.separate_vulgar_fractions(text)
+    text = units.mark_powers(text)
     text = characters.to_plain_letters(text)
     text = characters.collapse_whitespace(text)
     # Addresses and codes first: their "@", "+", "." and "-" are not signs, decimals or ranges
-    # (and a code's digits are read one by one); units before
+    # (and a code's digits are read one by one); then street addresses, whose "W" is no watt and
+    # "St." no sentence end, and dimensions, whose "x" would hide a unit's number; units before
     # abbreviations, which would take the "C." of "30°C." for an initial.
     text = expand_web_addresses(text)
     text = digits.expand_digit_strings(text)
     text = characters.strip_markup(text)
+    text = addresses.expand_addresses(text)
+    text = numerals.mark_dimensions(text)
     text = units.expand_units(text)
     text = units.expand_degrees(text)
     text = signs.expand_signs(text)
+    text = alphanumerics.expand_alphanumerics(text)
     text = expand_roman_numerals(text)
     text = dates.name_months(text)
     text = expand_abbreviations(text)

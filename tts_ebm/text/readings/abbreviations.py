@@ -14,6 +14,7 @@ __all__ = [
     "MAYBE_FINAL",
     "MONTH_NAMES",
     "NEVER_FINAL",
+    "STREET_TYPES",
     "ends_sentence",
     "expand_abbreviations",
 ]
@@ -71,6 +72,12 @@ _TERMINAL = {
     "Ave": "Avenue",
     "Rd": "Road",
     "Blvd": "Boulevard",
+    "Ln": "Lane",
+    "Pkwy": "Parkway",
+    "Hwy": "Highway",
+    "Apt": "Apartment",
+    "Ste": "Suite",
+    "Bldg": "Building",
     "Dept": "Department",
     "Govt": "Government",
     "Univ": "University",
@@ -80,6 +87,17 @@ _TERMINAL = {
     "etc": "et cetera",
     **_MONTHS,
 }
+# Street words after a street's name ("Main St", "Elm Ct."), read in addresses.
+STREET_TYPES = {
+    **{k: _TERMINAL[k] for k in ("Ave", "Rd", "Blvd", "Ln", "Pkwy", "Hwy")},
+    **{"St": "Street", "Dr": "Drive", "Ct": "Court", "Pl": "Place", "Ter": "Terrace"},
+    **{"Cir": "Circle", "Sq": "Square"},
+}
+# Numbered parts of an address, written out before their number with or without a full stop
+# ("Apt 4B", "Ste. 200", "Rte 66").
+_BEFORE_NUMBER = {"Apt": "Apartment", "Ste": "Suite", "Bldg": "Building", "Rm": "Room"}
+_BEFORE_NUMBER |= {"Hwy": "Highway", "Rte": "Route"}
+_BEFORE_NUMBER_RE = re.compile(rf"\b({'|'.join(_BEFORE_NUMBER)})\b\.?(?=\s*#?\d)")
 _WEEKDAYS = {
     "Mon": "Monday",
     "Tue": "Tuesday",
@@ -195,6 +213,7 @@ def _terminal(m: re.Match[str]) -> str:
 
 def expand_abbreviations(text: str) -> str:
     """Write out every abbreviation, keeping a full stop only where it also ends a sentence."""
+    text = _BEFORE_NUMBER_RE.sub(lambda m: _BEFORE_NUMBER[m[1]], text)
     text = _NUMBER_ABBR_RE.sub(lambda m: "Number " if m[1] == "N" else "number ", text)
     text = _LATIN_RE.sub(lambda m: _LATIN[m[1].lower()], text)
     text = _INITIAL_RE.sub(r"\1", text)

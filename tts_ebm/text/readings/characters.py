@@ -64,9 +64,9 @@ _CHAR_MAP = str.maketrans(
     }
 )
 # Loanwords whose accents tell them apart from another English word: respelled so that espeak
-# does not read the other word ("resume", "expose", "rose", "pass"); and names that espeak reads
+# does not read the other word ("resume", "expose", "rose", "pass"); and words that espeak reads
 # worse with their diacritics than an English reader says them ("Zürich" as "zoo-ritch", "Chloë"
-# as "cloh-eh").
+# as "cloh-eh", "bric-à-brac" with a full "a", "célèbre" stressed first).
 _RESPELLED = {
     "résumé": "rezzumay",
     "resumé": "rezzumay",
@@ -75,6 +75,8 @@ _RESPELLED = {
     "passé": "passay",
     "zürich": "zurich",
     "chloë": "chloe",
+    "bric-à-brac": "bric-a-brac",
+    "célèbre": "celebre",
 }
 _RESPELLED_RE = re.compile(rf"\b({'|'.join(_RESPELLED)})(s?)\b", re.IGNORECASE)
 # A tag starts with a letter, "/" or "!" ("<b>", "</p>", "<!-- -->"), not "< " or "<3".

@@ -8,6 +8,7 @@ __all__ = [
     "digits_to_words",
     "number_to_words",
     "ordinal_to_words",
+    "paired_to_words",
     "plural",
     "to_int",
     "year_to_words",
@@ -106,6 +107,18 @@ def year_to_words(n: int) -> str:
     if low < 10:
         return f"{number_to_words(high)} oh {_ONES[low]}"
     return f"{number_to_words(high)} {number_to_words(low)}"
+
+
+def paired_to_words(digits: str) -> str:
+    """A number said in pairs, as house, route and model numbers are: "123" -> "one twenty
+    three", "305" -> "three oh five", "1600" -> "sixteen hundred", "2005" -> "twenty oh five"."""
+    if len(digits) < 3 or digits.startswith("0"):
+        return cardinal_text(digits)
+    head, rest = digits[:-2], int(digits[-2:])
+    words = paired_to_words(head) if len(head) > 2 else number_to_words(int(head))
+    if rest == 0:
+        return f"{words} hundred"
+    return f"{words} {'oh ' if rest < 10 else ''}{number_to_words(rest)}"
 
 
 def plural(words: str) -> str:

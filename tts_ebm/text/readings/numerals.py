@@ -34,6 +34,7 @@ __all__ = [
     "PLURAL_RE",
     "RANGE_RE",
     "is_attributive",
+    "mark_dimensions",
     "read_dotted",
     "read_fraction",
     "read_leftover_digits",
@@ -72,6 +73,10 @@ NUMBER_RE = re.compile(
 # Fractions said by name; any other "a/b" is a pairing or a code ("9/11", "7/16" is by name).
 _COMMON_DENOMINATORS = frozenset({*range(2, 11), 12, 16, 32, 64, 100, 1000})
 _DIGIT_RE = re.compile(r"\d")
+# "2x4", "10 x 12 ft", "3×5": a dimension is said "by", a product before "=" "times"; "2x faster"
+# is "two times"; not a hexadecimal "0x1F".
+_DIMENSION_RE = re.compile(r"(?<!\b0)(?<=\d)\s?[x×X]\s?(?=\d)|(?<=\d)x(?=\s+[a-z])")
+_EQUALS_AFTER_RE = re.compile(r"\s*[\d.,]+\s*=")
 _ARTICLE_BEFORE_RE = re.compile(r"\b(?:a|an)\s+$", re.IGNORECASE)
 # The Unicode vulgar fractions ("½", "⅜"); NFKC spells them out as "1⁄2".
 _VULGAR_AFTER_DIGIT_RE = re.compile(r"(?<=\d)(?=[\u00bc-\u00be\u2150-\u215e\u2189])")
@@ -154,6 +159,18 @@ def read_number(m: re.Match[str]) -> str:
     if not minus and not frac and len(integer) == 4 and 1000 <= int(integer) <= 2099:
         return year_to_words(int(integer))
     return minus + decimal_text(integer, frac)
+
+
+def mark_dimensions(text: str) -> str:
+    """Say "by" for the "x" of a dimension ("2x4" -> "2 by 4"), "times" for a product."""
+
+    def by(m: re.Match[str]) -> str:
+        product = m[0].strip() == "x" and m.string[m.end() : m.end() + 1].isspace()
+        if product or _EQUALS_AFTER_RE.match(m.string, m.end()):
+            return " times "
+        return " by "
+
+    return _DIMENSION_RE.sub(by, text)
 
 
 def separate_vulgar_fractions(text: str) -> str:
