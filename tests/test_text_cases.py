@@ -203,6 +203,11 @@ DATES = [
     ("1/5/05", "January fifth, oh five"),
     ("9/11", "nine eleven"),
     ("after 9/11,", "after nine eleven,"),
+    ("on Fri, Jan 12", "on Friday, January twelfth"),
+    ("Sun, 10 Mar 2024", "Sunday, the tenth of March twenty twenty four"),
+    ("The Sun rose", "The Sun rose"),
+    ("Mon-Fri 9am-6pm", "Monday to Friday nine A-M to six P-M"),
+    ("a holiday-birthday party", "a holiday-birthday party"),
 ]
 TIMES = [
     ("at 3:30 p.m. today", "at three thirty P-M today"),

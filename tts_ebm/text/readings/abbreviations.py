@@ -125,9 +125,16 @@ MAYBE_FINAL = frozenset({*_TERMINAL, *_WEEKDAYS, "No", "no"})
 
 _TITLE_RE = re.compile(rf"\b({'|'.join(_TITLES)})\.\s*")
 _TERMINAL_RE = re.compile(rf"\b({'|'.join(_TERMINAL)})\.")
+_ANY_MONTH = f"(?:{'|'.join(_MONTHS)}|{MONTH_NAMES})\\b"
+_ANY_WEEKDAY = f"(?:{'|'.join(_WEEKDAYS)})\\b"
+# "Wed., Feb. 14", and without the full stop beside a date, a time or another weekday ("Fri, Jan
+# 12", "Sat 10am", "Mon-Fri"); "Sun" alone is the star.
 _WEEKDAY_RE = re.compile(
-    rf"\b({'|'.join(_WEEKDAYS)})\.(?=\s*,|\s+\d|\s+(?:{'|'.join(_MONTHS)}|{MONTH_NAMES})\b)"
+    rf"\b({'|'.join(_WEEKDAYS)})(?:\.(?=\s*,|\s+\d|\s+{_ANY_MONTH})"
+    rf"|\b(?=,\s*(?:\d|{_ANY_MONTH})|\s+\d|\s*-\s*{_ANY_WEEKDAY}))"
 )
+_DAY_NAME = "(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
+_WEEKDAY_RANGE_RE = re.compile(rf"\b({_DAY_NAME})\s*-\s*(?={_DAY_NAME}\b)")
 _SAINT_OR_STREET_RE = re.compile(r"\b(St|Dr)\.")
 _NUMBER_ABBR_RE = re.compile(r"\b([Nn])o\.(?=\s*\d)|#(?=\d)")
 _LATIN_RE = re.compile(r"\b(e\.g|i\.e|vs|viz)\b\.?", re.IGNORECASE)
@@ -221,4 +228,5 @@ def expand_abbreviations(text: str) -> str:
     text = _SAINT_OR_STREET_RE.sub(_saint_or_street, text)
     text = _TITLE_RE.sub(lambda m: _TITLES[m[1]] + " ", text)
     text = _WEEKDAY_RE.sub(lambda m: _WEEKDAYS[m[1]], text)
+    text = _WEEKDAY_RANGE_RE.sub(r"\1 to ", text)
     return _TERMINAL_RE.sub(_terminal, text)
