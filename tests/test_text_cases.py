@@ -305,7 +305,7 @@ PHONE_NUMBERS = [
     ("+1 (212) 555-0147", "plus one, two one two, five five five, zero one four seven"),
     ("+1-212-555-0147", "plus one, two one two, five five five, zero one four seven"),
     ("1 (800) 555-0199", "one, eight hundred, five five five, zero one nine nine"),
-    ("1-888-555-0100", "one, eight hundred eighty eight, five five five, zero one zero zero"),
+    ("1-888-555-0100", "one, eight eight eight, five five five, zero one zero zero"),
     (
         "555-0147 ext. 12",
         "five five five, zero one four seven, extension one two",
@@ -605,6 +605,10 @@ ADDRESSES = [
     ("Highway 101", "Highway one oh one"),
     ("Hwy 101", "Highway one oh one"),
     ("Route 66", "Route sixty six"),
+    ("Room 101", "Room one oh one"),
+    ("Room 215", "Room two fifteen"),
+    ("Flight 1549", "Flight fifteen forty nine"),
+    ("Suite 2000", "Suite two thousand"),
 ]
 DIMENSIONS_AND_NAMES = [
     ("2x4", "two by four"),

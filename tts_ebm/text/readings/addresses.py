@@ -1,10 +1,11 @@
 """Street addresses, as an American reader says them.
 
 A house number is said in pairs ("1600 Pennsylvania Ave. NW" -> "sixteen hundred Pennsylvania
-Avenue Northwest", "123 Main St" -> "one twenty three Main Street"), as are three-digit route
-numbers ("Highway 101" -> "one oh one"); a state's postal code before a ZIP code is the state's
-name and the ZIP code is read digit by digit ("Springfield, IL 62704" -> "Springfield, Illinois
-six two seven zero four"); "PO Box" is "P-O Box". Runs before the units and the abbreviations,
+Avenue Northwest", "123 Main St" -> "one twenty three Main Street"), as are route, room, suite and
+flight numbers of three or four digits ("Highway 101" -> "one oh one", "Room 215" -> "two
+fifteen"); a state's postal code before a ZIP code is the state's name and the ZIP code is read
+digit by digit ("Springfield, IL 62704" -> "Springfield, Illinois six two seven zero four"); "PO
+Box" is "P-O Box". Runs before the units and the abbreviations,
 which would read "W" as watts and a full stop as a sentence end.
 """
 
@@ -33,8 +34,14 @@ _ADDRESS_RE = re.compile(
     rf"(?P<type>{'|'.join(_STREET_WORDS)})\b(?P<dot>\.)?"
     rf"(?:,?\s+(?P<post>{_DIRECTION})\b\.?)?"
 )
-_ROUTE_RE = re.compile(r"\b(?P<road>Highway|Hwy\.?|Route|Rte\.?|Interstate)\s(?P<num>\d{3})\b")
-_ROADS = {"Hwy": "Highway", "Rte": "Route"}
+# Numbered roads and places whose three or four digits are said in pairs ("Room 215" -> two
+# fifteen, "Flight 1549" -> fifteen forty nine).
+_NUMBERED = (
+    r"Highway|Hwy\.?|Route|Rte\.?|Interstate|Room|Rm\.?|Suite|Ste\.?|Apartment|Apt\.?|Unit"
+    r"|Gate|Flight|Exit|Bus|Platform"
+)
+_ROUTE_RE = re.compile(rf"\b(?P<road>{_NUMBERED})\s(?P<num>[1-9]\d{{2,3}})\b(?![.,]\d)")
+_ROADS = {"Hwy": "Highway", "Rte": "Route", "Rm": "Room", "Ste": "Suite", "Apt": "Apartment"}
 _STATES = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
     "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "FL": "Florida", "GA": "Georgia",

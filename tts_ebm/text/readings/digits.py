@@ -27,7 +27,7 @@ _US_PHONE_RE = re.compile(
 )
 # Other countries: "+44 20 7946 0958", each written group its own phrase.
 _INTERNATIONAL_PHONE_RE = re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]\(?\d{1,5}\)?){2,5}(?![\w-])")
-_HUNDRED_AREA_CODES = frozenset({"800", "888", "877", "866", "900"})
+_HUNDRED_AREA_CODES = frozenset({"800", "900"})
 # "123-45-6789", and card numbers written in four groups of four ("4111 1111 1111 1111").
 _GROUPED_RE = re.compile(
     r"(?<![\w.-])(?:\d{3}-\d{2}-\d{4}|\d{4}(?P<sep>[ -])\d{4}(?:(?P=sep)\d{4}){2})(?![\w-]|\.\d)"
@@ -69,10 +69,9 @@ def _groups(digits: str, hundreds: bool = False) -> str:
 
 
 def _us_phone(m: re.Match[str]) -> str:
-    number = m[0][: m.start("ext") - m.start()] if m["ext"] else m[0]
-    if m["cc"]:
-        number = number[len(m["cc"]) :]
-    words = _groups(number, hundreds=True)
+    start = m.end("cc") if m["cc"] else m.start()
+    end = m.start("ext") if m["ext"] else m.end()
+    words = _groups(m.string[start:end], hundreds=True)
     if m["cc"]:
         words = ("plus one, " if m["cc"].startswith("+") else "one, ") + words
     if m["ext"]:

@@ -111,8 +111,9 @@ def year_to_words(n: int) -> str:
 
 def paired_to_words(digits: str) -> str:
     """A number said in pairs, as house, route and model numbers are: "123" -> "one twenty
-    three", "305" -> "three oh five", "1600" -> "sixteen hundred", "2005" -> "twenty oh five"."""
-    if len(digits) < 3 or digits.startswith("0"):
+    three", "305" -> "three oh five", "1600" -> "sixteen hundred", "2005" -> "twenty oh five"
+    (but "2000" -> "two thousand")."""
+    if len(digits) < 3 or digits.startswith("0") or int(digits) % 1000 == 0:
         return cardinal_text(digits)
     head, rest = digits[:-2], int(digits[-2:])
     words = paired_to_words(head) if len(head) > 2 else number_to_words(int(head))
