@@ -28,7 +28,6 @@ from tts_ebm.evaluate import (
     Evaluator,
     Pair,
     Pairing,
-    edit_distance,
     error_counts,
     f0_errors,
     mean_ci,
@@ -289,12 +288,16 @@ def test_mcd_grows_with_added_noise(speech_wav):
 # -- (c) WER and CER ------------------------------------------------------------------------------
 
 
-def test_edit_distance_hand_computed():
-    assert edit_distance("kitten", "sitting") == 3
-    assert edit_distance("", "abc") == 3
-    assert edit_distance("abc", "") == 3
-    assert edit_distance(["a", "b", "c"], ["a", "c"]) == 1
-    assert edit_distance("flaw", "lawn") == 2
+def test_edit_counts_hand_computed():
+    def edits(reference: str, hypothesis: str) -> tuple[int, int]:
+        counts = error_counts(reference, hypothesis)
+        return counts.word_edits, counts.char_edits
+
+    assert edits("kitten", "sitting") == (1, 3)
+    assert edits("", "abc") == (1, 3)
+    assert edits("abc", "") == (1, 3)
+    assert edits("a b c", "a c") == (1, 2)
+    assert edits("flaw", "lawn") == (1, 2)
 
 
 def test_wer_and_cer_hand_computed():

@@ -29,7 +29,6 @@ _EXPORTS = {
     "MeanCI": "stats",
     "mean_ci": "stats",
     "ErrorCounts": "wer",
-    "edit_distance": "wer",
     "error_counts": "wer",
     "WorldConfig": "world",
     "WorldFeatures": "world",
