@@ -200,6 +200,7 @@ DATES = [
     ("01-15-2020", "January fifteenth, twenty twenty"),
     ("15-01-2020", "January fifteenth, twenty twenty"),
     ("12/25/99", "December twenty fifth, ninety nine"),
+    ("expires 12/2025", "expires December twenty twenty five"),
     ("1/5/05", "January fifth, oh five"),
     ("9/11", "nine eleven"),
     ("after 9/11,", "after nine eleven,"),
@@ -458,6 +459,11 @@ UNITS = [
     ("x\u00b2", "x squared"),
     ("5g of sugar", "five grams of sugar"),
     ("a 5 in. screen", "a five inch screen"),
+    ("He is 6 ft 2 in.", "He is six feet two inches."),
+    ("6 ft 2 in. tall", "six feet two inches tall"),
+    ("3 sq. ft.", "three square feet."),
+    ("5 in a row", "five in a row"),
+    ("5 cm x 10 cm", "five centimeters by ten centimeters"),
 ]
 URLS_AND_EMAIL = [
     ("visit www.example.com", "visit w w w dot example dot com"),

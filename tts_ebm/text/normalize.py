@@ -52,6 +52,7 @@ _NUMBER_RULES: tuple[tuple[re.Pattern[str], Reading], ...] = (
     (dates.YEAR_FIRST_DATE_RE, dates.read_numeric_date),
     (dates.US_DATE_RE, dates.read_numeric_date),
     (dates.DOTTED_DATE_RE, dates.read_numeric_date),
+    (dates.MONTH_YEAR_RE, dates.read_month_year),
     (times.TIME_RE, times.read_time),
     (times.HOUR_AMPM_RE, times.read_hour_ampm),
     (numerals.DOTTED_RE, numerals.read_dotted),

@@ -6,7 +6,8 @@ case and abbreviated with or without a full stop ("jan. 15", "SEPT 15", "15-Jan-
 stands beside them; lower-case "may", "march" and "mar" are verbs more often than months and stay
 words. Numeric dates are month first with slashes and dashes, as in the US ("1/3/2024",
 "2024-01-03": January third), day first with dots, as in Europe ("15.01.2020"); a number above 12
-can only be the day, whichever place it takes ("31/12/2023"). A two-digit year is read as written
+can only be the day, whichever place it takes ("31/12/2023"); a month and a year are read so
+("12/2025" -> "December twenty twenty five"). A two-digit year is read as written
 ("1/15/99" -> "January fifteenth, ninety nine").
 """
 
@@ -21,11 +22,13 @@ __all__ = [
     "DAY_MONTH_RE",
     "DOTTED_DATE_RE",
     "MONTH_DAY_RE",
+    "MONTH_YEAR_RE",
     "US_DATE_RE",
     "YEAR_FIRST_DATE_RE",
     "name_months",
     "read_day_month",
     "read_month_day",
+    "read_month_year",
     "read_numeric_date",
 ]
 
@@ -50,6 +53,8 @@ US_DATE_RE = re.compile(
     r"(?<![\d.\-/])(?P<m>\d{1,2})(?P<s>[/-])(?P<d>\d{1,2})(?P=s)(?P<y>\d{4}|\d{2})"
     r"(?!\d|(?P=s)\d|\.\d)"
 )
+# "12/2025", "03/2024": a month and a year (not "1/1000", whose second number is no year).
+MONTH_YEAR_RE = re.compile(r"(?<![\d/.])(?P<m>0?[1-9]|1[0-2])/(?P<y>(?:19|20)\d{2})(?![\d/]|\.\d)")
 DOTTED_DATE_RE = re.compile(r"(?<![\d.])(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})(?!\d|\.\d)")
 # Not "March 2,000" nor "May 3.5": the day is a whole number on its own.
 MONTH_DAY_RE = re.compile(
@@ -108,6 +113,11 @@ def read_numeric_date(m: re.Match[str]) -> str:
     if not (1 <= month <= 12 and 1 <= day <= 31) or short_dashed:
         return m[0]
     return f"{_MONTHS[month - 1]} {ordinal_to_words(day)}, {_year(m['y'])}"
+
+
+def read_month_year(m: re.Match[str]) -> str:
+    """ "12/2025" -> "December twenty twenty five"."""
+    return f"{_MONTHS[int(m['m']) - 1]} {year_to_words(int(m['y']))}"
 
 
 def read_month_day(m: re.Match[str]) -> str:

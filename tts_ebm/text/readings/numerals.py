@@ -75,7 +75,10 @@ _COMMON_DENOMINATORS = frozenset({*range(2, 11), 12, 16, 32, 64, 100, 1000})
 _DIGIT_RE = re.compile(r"\d")
 # "2x4", "10 x 12 ft", "3×5": a dimension is said "by", a product before "=" "times"; "2x faster"
 # is "two times"; not a hexadecimal "0x1F".
-_DIMENSION_RE = re.compile(r"(?<!\b0)(?<=\d)\s?[x×X]\s?(?=\d)|(?<=\d)x(?=\s+[a-z])")
+_DIMENSION_RE = re.compile(
+    r"(?<!\b0)(?<=\d)(?P<unit>\s?[A-Za-z]{1,3}\.?(?=\s[x×]\s\d))?\s?[x×X]\s?(?=\d)"
+    r"|(?<=\d)x(?=\s+[a-z])"
+)
 _EQUALS_AFTER_RE = re.compile(r"\s*[\d.,]+\s*=")
 _ARTICLE_BEFORE_RE = re.compile(r"\b(?:a|an)\s+$", re.IGNORECASE)
 # The Unicode vulgar fractions ("½", "⅜"); NFKC spells them out as "1⁄2".
@@ -162,13 +165,14 @@ def read_number(m: re.Match[str]) -> str:
 
 
 def mark_dimensions(text: str) -> str:
-    """Say "by" for the "x" of a dimension ("2x4" -> "2 by 4"), "times" for a product."""
+    """Say "by" for the "x" of a dimension ("2x4" -> "2 by 4", "5 cm x 10 cm" -> "5 cm by 10
+    cm"), "times" for a product."""
 
     def by(m: re.Match[str]) -> str:
         product = m[0].strip() == "x" and m.string[m.end() : m.end() + 1].isspace()
         if product or _EQUALS_AFTER_RE.match(m.string, m.end()):
             return " times "
-        return " by "
+        return f"{m['unit'] or ''} by "
 
     return _DIMENSION_RE.sub(by, text)
 

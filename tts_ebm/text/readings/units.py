@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from tts_ebm.text.readings.abbreviations import ends_sentence
 from tts_ebm.text.readings.numbers import decimal_text
 from tts_ebm.text.readings.numerals import MINUS, NUM, is_attributive
 
@@ -136,7 +137,9 @@ _PER |= {"day": "day", "night": "night", "week": "week", "wk": "week", "month": 
 _PER |= {"mo": "month", "year": "year", "yr": "year", "person": "person", "gal": "gallon"}
 _PER |= {"mi": "mile", "km": "kilometer", "sq ft": "square foot", "ft": "foot"}
 _PER_RE = re.compile(rf"(?<=\d)/(?P<unit>{'|'.join(sorted(_PER, key=len, reverse=True))})\b")
-_FEET_INCHES_RE = re.compile(r"(?<![\w'])(?P<ft>\d{1,2})'\s?(?P<inch>\d{1,2})(?:\"|'')(?!\w)")
+_FEET_INCHES_RE = re.compile(
+    r"(?<![\w'])(?P<ft>\d{1,2})(?:'|\s?ft\.?)\s?(?P<inch>\d{1,2})(?:\"|''|\s?in\b(?P<dot>\.)?)(?!\w)"
+)
 _BEARING_RE = re.compile(r"(?P<num>\d+(?:\.\d+)?)\s?°\s?(?P<dir>[NSEW])\b")
 _DIRECTIONS = {"N": "north", "S": "south", "E": "east", "W": "west"}
 _SUPERSCRIPTS = str.maketrans({"²": "^2", "³": "^3"})
@@ -158,11 +161,13 @@ def read_percent(m: re.Match[str]) -> str:
 
 def _names(symbol: str, table: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
     """(singular, plural) of a written symbol: as written, else by its lower case."""
-    symbol = symbol.replace(" ", "")
-    found = table.get(symbol)
-    if found is None and symbol.lower() not in _CASE_KEPT:
-        found = table.get(symbol.lower())
-    return found
+    for written in (symbol, symbol.replace(" ", "")):
+        found = table.get(written)
+        if found is None and written.lower() not in _CASE_KEPT:
+            found = table.get(written.lower())
+        if found is not None:
+            return found
+    return None
 
 
 def _is_one(m: re.Match[str]) -> bool:
@@ -173,7 +178,9 @@ def _unit(m: re.Match[str]) -> str:
     names = _names(m["unit"], _UNITS)
     if names is None:
         return m[0]
-    return f"{m['num']} {names[1 - _is_one(m)]}"
+    # A symbol's full stop ("in.", "sq. ft.") may also end the sentence.
+    dot = "." if m["unit"].endswith(".") and ends_sentence(m.string, m.end()) else ""
+    return f"{m['num']} {names[1 - _is_one(m)]}{dot}"
 
 
 def _powered(symbol: str, power: str | None, plural: bool) -> str:
@@ -201,7 +208,8 @@ def _compound(m: re.Match[str]) -> str:
 def _feet_inches(m: re.Match[str]) -> str:
     feet = "foot" if m["ft"] == "1" else "feet"
     inches = "inch" if m["inch"] == "1" else "inches"
-    return f"{m['ft']} {feet} {m['inch']} {inches}"
+    dot = "." if m["dot"] and ends_sentence(m.string, m.end()) else ""
+    return f"{m['ft']} {feet} {m['inch']} {inches}{dot}"
 
 
 def mark_powers(text: str) -> str:
@@ -212,8 +220,8 @@ def mark_powers(text: str) -> str:
 
 def expand_units(text: str) -> str:
     """Name the unit after a number: "5 km" -> "5 kilometers", "1°" -> "1 degree", "a 5 km run"
-    -> "a 5 kilometer run", "40°N" -> "40 degrees north", "5'10\"" -> "5 feet 10 inches"; the
-    digits are read later."""
+    -> "a 5 kilometer run", "40°N" -> "40 degrees north", "5'10\"" and "5 ft 10 in" -> "5 feet 10
+    inches"; the digits are read later."""
     text = _FEET_INCHES_RE.sub(_feet_inches, text)
     text = _BEARING_RE.sub(lambda m: f"{m['num']} degrees {_DIRECTIONS[m['dir']]}", text)
     text = _PER_RE.sub(lambda m: f" per {_PER[m['unit']]}", text)
