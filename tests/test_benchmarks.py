@@ -1,4 +1,5 @@
-"""`tts-ebm benchmark`: both benchmarks at tiny size, their JSON, and the pieces they rely on."""
+"""`tts-ebm benchmark`: every benchmark reachable, training and synthesis at tiny size, their JSON,
+and the pieces they rely on."""
 
 from __future__ import annotations
 
@@ -211,3 +212,28 @@ def test_frames_spec_and_passage_length():
         with pytest.raises(ValueError):
             parse_frames(bad)
     assert len(passage(10).split()) == 26
+
+
+def test_every_benchmark_is_a_benchmark_command(capsys):
+    from tts_ebm.commands.benchmark import STUDIES
+
+    for name in ["training", "synthesis", *(study[0] for study in STUDIES)]:
+        with pytest.raises(SystemExit) as done:
+            main(["benchmark", name, "--help"])
+        assert done.value.code == 0
+        assert f"usage: tts-ebm benchmark {name}" in capsys.readouterr().out
+
+
+def test_criteria_cost_worker_times_one_criterion(capsys):
+    args = ["--worker", "tiny", "delta", "--batch", "2", "--frames", "40", "--steps", "2"]
+    assert main(["benchmark", "criteria-cost", *args, "--threads", "1"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(result["seconds"]) == 2 and all(s > 0 for s in result["seconds"])
+    assert result["peak_mb"] >= 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without CUDA")
+def test_gpu_benchmark_refuses_without_cuda(tmp_path, capsys):
+    assert main(["benchmark", "gpu", "--json", str(tmp_path / "gpu.json")]) == 2
+    assert "no CUDA device" in capsys.readouterr().out
+    assert not (tmp_path / "gpu.json").exists()

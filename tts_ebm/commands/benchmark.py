@@ -1,8 +1,9 @@
-"""`tts-ebm benchmark training` and `tts-ebm benchmark synthesis`."""
+"""`tts-ebm benchmark NAME`: every benchmark of the project (benchmarks/README.md)."""
 
 from __future__ import annotations
 
 import argparse
+from importlib import import_module
 from pathlib import Path
 
 from tts_ebm.benchmarks import SYNTHESIS_SECTIONS
@@ -177,3 +178,22 @@ def register(commands: argparse._SubParsersAction) -> None:
         "first compile takes minutes on a CPU",
     )
     s.set_defaults(handler=_synthesis)
+    _register_studies(benchmarks)
+
+
+# Benchmarks that own their options (``add_arguments``/``run``/``DESCRIPTION`` in the module):
+# command name, module under tts_ebm.benchmarks, one line of help.
+STUDIES = (
+    ("criteria-cost", "criteria_cost", "seconds and memory of a training step of each criterion"),
+    ("criteria-quality", "criteria_quality", "toy refinement error of each criterion"),
+    ("sance-intervals", "sance_intervals", "self-adapting NCE at several noise-update intervals"),
+    ("gpu", "gpu", "the synthesis and training benchmarks on CUDA, merged into one JSON"),
+)
+
+
+def _register_studies(benchmarks: argparse._SubParsersAction) -> None:
+    for name, module, summary in STUDIES:
+        study = import_module(f"tts_ebm.benchmarks.{module}")  # standard library imports only
+        p = benchmarks.add_parser(name, help=summary, description=study.DESCRIPTION)
+        study.add_arguments(p)
+        p.set_defaults(handler=study.run)

@@ -1,6 +1,6 @@
 """Cost of one training step of each EBM criterion, relative to delta, on the same energy network.
 
-    python benchmarks/criteria_cost.py --sizes tiny default --batch 16 --frames 400
+    tts-ebm benchmark criteria-cost --sizes tiny default --batch 16 --frames 400
 
 One step = the criterion's forward, ``loss.backward()``, an AdamW step and the criterion's
 ``on_train_batch_end`` (the energy network alone: no text encoder), with each criterion's
@@ -86,8 +86,11 @@ def ratio(per_round: dict[str, list[float]], name: str, reference: str) -> str:
     return f"{statistics.median(a / b for a, b in pairs):.2f}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+DESCRIPTION = __doc__.split("\n")[0]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``tts-ebm benchmark criteria-cost`` (and of its worker processes)."""
     parser.add_argument("--sizes", nargs="+", default=["tiny", "default"])
     parser.add_argument("--criteria", nargs="+", default=CRITERIA)
     parser.add_argument("--batch", type=int, default=16)
@@ -97,11 +100,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", help="also write the raw measurements here")
     parser.add_argument("--worker", nargs=2, metavar=("SIZE", "NAME"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Each (size, criterion) in its own worker process, round by round; print the table."""
     if args.worker:
         result = worker(*args.worker, args.batch, args.frames, args.steps, args.threads)
         print(json.dumps(result))
-        return
+        return 0
 
     results: dict[str, dict[str, dict]] = {}
     load_before = os.getloadavg()[0]
@@ -109,7 +115,8 @@ def main() -> None:
         results[size] = {name: {"rounds": [], "peak_mb": 0.0} for name in args.criteria}
         for _ in range(args.rounds):
             for name in args.criteria:
-                command = [sys.executable, __file__, "--worker", size, name]
+                command = [sys.executable, "-m", "tts_ebm.cli", "benchmark", "criteria-cost"]
+                command += ["--worker", size, name]
                 for flag in ("batch", "frames", "steps", "threads"):
                     command += [f"--{flag}", str(getattr(args, flag))]
                 output = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -139,7 +146,4 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=2)
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,13 +1,13 @@
 """Self-adapting NCE's noise-update interval on the toy corpus (issue 13, item 3).
 
-    python benchmarks/sance_intervals.py --out RUNS [--intervals 1 10 100 1000] [--steps 400]
+    tts-ebm benchmark sance-intervals --out RUNS [--intervals 1 10 100 1000] [--steps 400]
         [--logits utterance frame]
 
 Trains ``objective=sance`` with its packaged config at each snapshot interval K (θ' refreshed
 every K optimiser steps; K ≥ the run's steps keeps the initial energy as the noise throughout)
 and each kind of logit (one per utterance, as packaged, or per frame of interleaved candidates),
 and ``objective=nce`` with the same number of negatives and steps, with
-``benchmarks/criteria_quality.py``'s training and measurement (a finished run in
+``tts-ebm benchmark criteria-quality``'s training and measurement (a finished run in
 ``RUNS/NAME`` is reused). Writes ``RUNS/intervals.json``, a plot of the prior's and the refined
 validation error against K (``--plot``, default ``RUNS/sance-intervals.png``), and prints a
 markdown table. Xu's thesis reports that shorter intervals synthesise better.
@@ -20,7 +20,7 @@ import json
 import os
 from pathlib import Path
 
-from criteria_quality import measure, train
+from tts_ebm.benchmarks.criteria_quality import measure, train
 
 
 def exported_error(result: dict) -> float:
@@ -95,22 +95,25 @@ def plot(results: dict[str, dict], intervals: list[int], logits: list[str], path
     save(figure, path)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+DESCRIPTION = __doc__.split("\n\n")[0]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``tts-ebm benchmark sance-intervals``."""
     parser.add_argument("--out", type=Path, required=True, help="folder of the toy runs")
     parser.add_argument("--intervals", type=int, nargs="+", default=[1, 10, 100, 1000])
     parser.add_argument("--steps", type=int, default=400, help="training steps per run")
     parser.add_argument("--logits", nargs="+", default=["utterance", "frame"])
     parser.add_argument("--negatives", type=int, default=1, help="ν for sance and nce")
     parser.add_argument("--plot", type=Path, help="default RUNS/sance-intervals.png")
-    args = parser.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or reuse) a run per interval and logit kind; write the JSON, the plot, the table."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     args.out.mkdir(parents=True, exist_ok=True)
     results = run_all(args.out, args.intervals, args.logits, args.steps, args.negatives)
     (args.out / "intervals.json").write_text(json.dumps(results, indent=2))
     plot(results, args.intervals, args.logits, args.plot or args.out / "sance-intervals.png")
     print(table(results))
-
-
-if __name__ == "__main__":
-    main()
+    return 0

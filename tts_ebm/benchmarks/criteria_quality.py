@@ -1,6 +1,6 @@
 """Refinement quality of each EBM criterion on the toy corpus: prior μ vs μ refined by K steps.
 
-    python benchmarks/criteria_quality.py --out RUNS [--steps 400] [--criteria delta ssm ...]
+    tts-ebm benchmark criteria-quality --out RUNS [--steps 400] [--criteria delta ssm ...]
 
 Trains ``tts-ebm train experiment=toy objective=NAME`` for each criterion (a finished run in
 ``RUNS/NAME`` is reused), then measures the teacher-forced validation mel error (masked MSE in
@@ -83,14 +83,20 @@ def table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+DESCRIPTION = __doc__.split("\n\n")[0]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``tts-ebm benchmark criteria-quality``."""
     parser.add_argument("--out", type=Path, required=True, help="folder of the toy runs")
     parser.add_argument("--steps", type=int, default=400, help="training steps per criterion")
     parser.add_argument("--criteria", nargs="+", default=CRITERIA)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("overrides", nargs="*", help="extra training overrides for every run")
-    args = parser.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or reuse) each criterion's toy run, measure it, print the table."""
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     args.out.mkdir(parents=True, exist_ok=True)
     results = {}
@@ -101,7 +107,4 @@ def main() -> None:
         print(name, json.dumps(results[name]["best"]), flush=True)
     (args.out / "quality.json").write_text(json.dumps(results, indent=2))
     print(table(results))
-
-
-if __name__ == "__main__":
-    main()
+    return 0
