@@ -637,6 +637,9 @@ DIMENSIONS_AND_NAMES = [
     ("3D", "three D"),
     ("401(k)", "four oh one K"),
     ("Y2K", "Y two K"),
+    ("A1 sauce", "A-one sauce"),
+    ("Vitamin B12", "Vitamin B-twelve"),
+    ("R2-D2", "R-two-D-two"),
 ]
 CASES = [
     *CARDINALS,
