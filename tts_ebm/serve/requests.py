@@ -52,7 +52,7 @@ def check_text(text: object, max_chars: int, key: str = "input") -> str:
 def check_voice(voice: object, voices: Mapping[str, Synthesizer], default: str) -> str:
     if voice is None:
         return default
-    if voice not in voices:
+    if not isinstance(voice, str) or voice not in voices:
         shown = voice if isinstance(voice, str) else type(voice).__name__
         raise ValueError(f"unknown voice {shown!r}; voices: {', '.join(voices)}")
     return str(voice)

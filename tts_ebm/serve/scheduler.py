@@ -4,9 +4,9 @@ A single worker thread owns the models. Each round it (1) runs the acoustic mode
 (voice, knobs) group on the next sentence of every request that has no mel waiting — the
 sentences of concurrent requests share one batch — and (2) gives every request one turn at the
 vocoder, one vocoder chunk each (a text's first sentence yields its first ~0.7 s on its own),
-least-served request first. So a one-sentence request arriving behind a 200-sentence one waits
-for at most the vocoder chunk under way, then is served next: its first audio comes within about
-two sentence-times, whatever is queued.
+least-served request first; a new request ends the round early. So a one-sentence request
+arriving behind a 200-sentence one waits for at most the vocoder chunk under way, then is served
+next: its first audio comes within about two sentence-times, whatever is queued.
 
 Bounds: at most ``max_queue`` requests are admitted (the rest get :class:`QueueFull`, an HTTP
 503); each holds its analysed sentences (text is capped by the server), one mel ahead and at
@@ -84,6 +84,7 @@ class Scheduler:
         self.max_unread, self.stall_seconds = max_unread, stall_seconds
         self._jobs: list[Job] = []
         self._admitted = 0
+        self._arrivals = 0
         self._cond = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="tts-scheduler", daemon=True)
@@ -113,6 +114,7 @@ class Scheduler:
             job.sentences, job.closed = list(sentences), True
         with self._cond:
             self._jobs.append(job)
+            self._arrivals += 1
             self._cond.notify()
         return job
 
@@ -210,7 +212,10 @@ class Scheduler:
                     self._finish(job)
             jobs = [j for j in jobs if not j.finished]
             self._acoustic_round([j for j in jobs if not j.mels and not j.vocoding])
+            arrivals = self._arrivals
             for job in sorted(jobs, key=lambda j: j.served_samples):
+                if self._arrivals != arrivals:
+                    break  # a new request: its first sentence goes next, not after this round
                 if not job.finished and not job.cancelled:
                     self._vocoder_turn(job)
 
