@@ -10,6 +10,7 @@ from tts_ebm.text.phonemize import (
     Phonemizer,
     make_phonemizer,
 )
+from tts_ebm.text.readings.characters import strip_accents
 from tts_ebm.text.readings.numbers import number_to_words, ordinal_to_words, year_to_words
 from tts_ebm.text.symbols import BLANK, CHARS_V1, IPA_V1, PAD, SymbolTable, symbol_table
 from tts_ebm.text.tokenizer import Tokenizer
@@ -36,6 +37,7 @@ __all__ = [
     "number_to_words",
     "ordinal_to_words",
     "split_sentences",
+    "strip_accents",
     "symbol_table",
     "year_to_words",
 ]
