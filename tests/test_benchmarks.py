@@ -11,7 +11,7 @@ import torch
 
 from tts_ebm.benchmarks.common import time_interleaved
 from tts_ebm.benchmarks.file_memory import N_SENTENCES, file_memory, sentence_lines
-from tts_ebm.benchmarks.synthesis import fit_durations, passage
+from tts_ebm.benchmarks.synthesis_acoustic import fit_durations, passage
 from tts_ebm.benchmarks.training import parse_frames
 from tts_ebm.benchmarks.vocoder_runtimes import snr_db
 from tts_ebm.cli import main

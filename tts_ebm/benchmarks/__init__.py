@@ -1,7 +1,10 @@
-"""Speed and memory benchmarks behind ``tts-ebm benchmark``: training steps and synthesis.
+"""Every benchmark of the project, behind ``tts-ebm benchmark NAME`` (benchmarks/README.md).
 
-Each benchmark is a function of an options dataclass that returns a JSON-able dict, plus a
-``print_report`` that renders it; the command module only parses arguments and wires them up.
+``training`` and ``synthesis`` are functions of an options dataclass that return a JSON-able
+dict, plus a ``print_report`` that renders it (the synthesis benchmark in four modules: the run
+and its voice sections, the acoustic section, the targets, the report); the studies
+(``criteria_cost``, ``criteria_quality``, ``sance_intervals``, ``gpu``) bring their own
+``add_arguments`` and ``run``. The command module only wires them up.
 """
 
 # The synthesis benchmark's sections, here so that argument parsing can name them without

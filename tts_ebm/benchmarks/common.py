@@ -69,6 +69,11 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def find_row(rows: list[dict], **keys: object) -> dict | None:
+    """The first result row whose fields equal ``keys``, or None."""
+    return next((r for r in rows if all(r.get(k) == v for k, v in keys.items())), None)
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 

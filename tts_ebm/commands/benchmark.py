@@ -54,11 +54,8 @@ def _training(args: argparse.Namespace) -> int:
 
 
 def _synthesis(args: argparse.Namespace) -> int:
-    from tts_ebm.benchmarks.synthesis import (
-        SynthesisOptions,
-        print_report,
-        run_synthesis_benchmark,
-    )
+    from tts_ebm.benchmarks.synthesis import SynthesisOptions, run_synthesis_benchmark
+    from tts_ebm.benchmarks.synthesis_report import print_report
 
     options = SynthesisOptions(
         checkpoint=args.checkpoint,
