@@ -316,6 +316,8 @@ def test_normalisation_makes_numbers_and_punctuation_match():
         "he paid forty two dollars on january third"
     )
     assert scoring_words("read(2) the BOOK") == ["read", "the", "book"]
+    # Accents stay for the phonemiser but not in the comparison: one word, not "m" + "ller".
+    assert scoring_words("to arrest Müller, café") == ["to", "arrest", "muller", "cafe"]
     assert error_counts("Dr. Smith's 2 cats.", "doctor smith's two cats").word_edits == 0
 
 

@@ -202,3 +202,11 @@ def test_recipe_speaks_the_lists_of_a_metadata_file(tmp_path: Path) -> None:
     assert (corpus / "train_ids.txt").read_text().split() == ["LJ001-0001"]
     assert (corpus / "val_ids.txt").read_text().split() == ["LJ001-0031"]
     assert sf.info(corpus / "wavs/LJ001-0031.wav").samplerate == 22050
+
+
+def test_festival_is_given_plain_letters():
+    """The normalised text keeps accents for espeak; festival's lexicon has none, so its script
+    speaks the plain letters (the metadata keeps the accented normalised text)."""
+    sentence = festival.Sentence("LJ0", "Müller's café", "Müller's café")
+    script = festival.festival_script("voice_x", [(sentence, Path("out.wav"))])
+    assert '"Muller\'s cafe"' in script and "ü" not in script

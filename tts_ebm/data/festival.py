@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tts_ebm.interrupts import sigterm_as_interrupt
+from tts_ebm.text import strip_accents
 from tts_ebm.text.normalize import normalize_text
 
 DEFAULT_VOICE = "cmu_us_slt_arctic_hts"
@@ -121,7 +122,9 @@ def festival_script(voice: str, items: list[tuple[Sentence, Path]]) -> str:
     """The Scheme program that speaks each sentence's normalised text into its wav path."""
     lines = [_SCHEME_PRELUDE.format(voice=voice)]
     for sentence, path in items:
-        args = " ".join(scheme_string(arg) for arg in (sentence.id, sentence.normalized, str(path)))
+        # Festival's English lexicon knows no accented letters (it spells or drops them).
+        spoken = strip_accents(sentence.normalized)
+        args = " ".join(scheme_string(arg) for arg in (sentence.id, spoken, str(path)))
         lines.append(f"(tts_ebm_say {args})")
     return "\n".join(lines) + "\n"
 

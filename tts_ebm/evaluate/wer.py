@@ -24,13 +24,14 @@ _ALTERNATIVE = re.compile(r"\(\d+\)")  # pocketsphinx pronunciation variants: re
 
 
 def scoring_words(text: str) -> list[str]:
-    """Words as they are compared: normalised, lower case, no punctuation."""
-    from tts_ebm.text import normalize_text
+    """Words as they are compared: normalised, plain letters (the normaliser keeps accents for
+    the phonemiser; "Müller" is one word), lower case, no punctuation."""
+    from tts_ebm.text import normalize_text, strip_accents
 
     text = _ALTERNATIVE.sub(" ", text)
     with suppress(ValueError):  # nothing the normaliser can read: score what is left of it
         text = normalize_text(text)
-    words = _NOT_WORD.sub(" ", text.lower()).split()
+    words = _NOT_WORD.sub(" ", strip_accents(text).lower()).split()
     return [w.strip("'") for w in words if w.strip("'")]
 
 
