@@ -24,14 +24,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from tts_ebm.audio import MelConfig, MelStats
-from tts_ebm.checkpoint import (
-    ENCODER,
-    ENERGY,
-    MEL,
-    CheckpointError,
-    load_checkpoint,
-    save_inference_checkpoint,
-)
+from tts_ebm.checkpoint import CheckpointError, load_checkpoint, save_inference_checkpoint
+from tts_ebm.checkpoint_header import ENCODER, ENERGY, MEL
 from tts_ebm.cli import main
 from tts_ebm.model.encoder import EncoderConfig
 from tts_ebm.model.energy import EnergyConfig

@@ -8,7 +8,7 @@ must also export to a checkpoint that loads.
 
 from __future__ import annotations
 
-from tts_ebm.checkpoint import ENCODER, ENERGY, FRONTEND, STATS
+from tts_ebm.checkpoint_header import ENCODER, ENERGY, FRONTEND, STATS
 from tts_ebm.objectives import known_objectives
 from tts_ebm.sampling import KNOBS
 from tts_ebm.schema import AnyOf, Bool, Float, Int, ListOf, Record, Str, optional
