@@ -111,7 +111,8 @@ def study_figure(result: dict, planted: list[str]):
         axis.set_xticks(range(len(columns)), columns, rotation=30, ha="right", fontsize=8)
         axis.set_yticks(range(len(rows)), list(rows), fontsize=8)
         for (i, j), value in np.ndenumerate(values):
-            axis.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color="w")
+            shade = "k" if value > 0.8 else "w"  # readable on viridis' yellow and its blue
+            axis.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=shade)
         axis.set_title(f"ROC-AUC: {title}", fontsize=10)
     figure.colorbar(image, ax=axes, shrink=0.8)
     return figure
