@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -75,6 +77,9 @@ def test_every_command_parses_the_intermixed_way():
         assert isinstance(parser, IntermixedParser), words
 
 
-def test_extra_positional_is_still_refused():
-    result = run("export", "a.ckpt", "b.safetensors", "c")
-    assert result.returncode == 2 and "unrecognized arguments: c" in result.stderr
+def test_extra_positional_is_still_refused(capsys):
+    from tts_ebm.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["export", "a.ckpt", "b.safetensors", "c"])
+    assert refused.value.code == 2 and "unrecognized arguments: c" in capsys.readouterr().err
