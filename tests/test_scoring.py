@@ -111,6 +111,8 @@ def test_flow_voice_is_refused_in_one_line(toy_corpus: Path, tmp_path: Path, cap
     args = ["score", str(toy_corpus), "--out", str(tmp_path), "--checkpoint", "flow"]
     assert main(args) == 2
     assert "flow" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert main(["score", str(toy_corpus), "--out", str(tmp_path), "--flag", "200"]) == 2
+    assert "--flag must be in [0, 100]" in capsys.readouterr().err
 
 
 def test_prepare_screen_drops_the_worst_of_the_training_split(toy_corpus: Path, tmp_path: Path):

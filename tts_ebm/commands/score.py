@@ -12,6 +12,10 @@ def _score(args: argparse.Namespace) -> int:
     from tts_ebm.scoring.report import flagged_count, write_page, write_plot
     from tts_ebm.scoring.run import TABLE, UNREADABLE, score_corpus
 
+    if not 0 <= args.flag <= 100 or args.worst < 0:
+        raise ValueError(
+            f"--flag must be in [0, 100] and --worst >= 0, got {args.flag}, {args.worst}"
+        )
     with count_progress(stderr=True) as bar:
         tasks: dict[str, int] = {}
 
