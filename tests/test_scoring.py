@@ -88,7 +88,12 @@ def test_score_writes_a_table_resumes_and_lists_unreadable(toy_corpus: Path, tmp
     assert again.n_reused == 12
     assert [r["id"] for r in again.rows] == [r["id"] for r in rows]
     victim = rows[0]["id"]
-    (out / "prepared" / "mels" / f"{victim}.npy").write_bytes(b"not a numpy file")
+    mel = out / "prepared" / "mels" / f"{victim}.npy"
+    content = mel.read_bytes()
+    mel.unlink()
+    mel.write_bytes(content)  # a changed pair (prepare rewrites its features) is scored again
+    assert score_corpus(out / "prepared", None, out).n_reused == 11
+    mel.write_bytes(b"not a numpy file")
     fresh = score_corpus(out / "prepared", None, tmp_path / "fresh")
     assert victim not in {r["id"] for r in fresh.rows} and len(fresh.rows) == 11
     listed = (tmp_path / "fresh" / "unreadable.tsv").read_text()

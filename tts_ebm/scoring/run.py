@@ -82,6 +82,18 @@ def prepared_folder(
     return report.out_dir, report.skipped
 
 
+def _row_signature(prepared: Path, row: dict) -> str:
+    """What a stored score is valid for: the pair's phonemes and its feature file (prepare
+    rewrites it when the audio changes), so a changed pair is scored again."""
+    try:
+        stat = (prepared / row["mel"]).stat()
+        where = f"{stat.st_size}:{stat.st_mtime_ns}"
+    except OSError:
+        where = "missing"
+    text = f"{row['phonemes']}|{row['n_frames']}|{where}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _read_partial(path: Path, key: str) -> dict[str, dict]:
     done = {}
     if path.is_file():
@@ -167,13 +179,18 @@ def score_corpus(
     rate = float(ckpt.inference.get("speaking_rate", 1.0))
 
     partial_path = out_dir / PARTIAL
-    done = _read_partial(partial_path, key)
-    run.n_reused = len(done)
     datasets = [
         (split, PreparedDataset(prepared, split, frontend.tokenizer, ckpt.stats))
         for split in splits
         if (prepared / f"{split}.jsonl").is_file()
     ]
+    signature = {r["id"]: _row_signature(prepared, r) for _, d in datasets for r in d.rows}
+    done = {
+        i: entry
+        for i, entry in _read_partial(partial_path, key).items()
+        if entry.get("row") == signature.get(i)
+    }
+    run.n_reused = len(done)
     todo = [
         (dataset, i)
         for _, dataset in datasets
@@ -202,7 +219,7 @@ def score_corpus(
                     batch = collate(items)
                     scored = score_batch(ckpt.model, batch, step_size, rate)
                     for utt_id, scores in zip(batch.ids, scored, strict=True):
-                        entry = {"key": key, "id": utt_id, **scores}
+                        entry = {"key": key, "id": utt_id, "row": signature[utt_id], **scores}
                         done[utt_id] = entry
                         partial.write(json.dumps(entry) + "\n")
                     partial.flush()
