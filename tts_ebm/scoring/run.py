@@ -244,14 +244,14 @@ def score_corpus(
                         **scores,
                     }
                 )
+    (out_dir / UNREADABLE).write_text("".join(f"{s.id}\t{s.reason}\n" for s in run.unreadable))
     if not run.rows:
-        raise ValueError(f"no utterance of {corpus} could be scored (see {UNREADABLE})")
+        raise ValueError(f"no utterance of {corpus} could be scored (see {out_dir / UNREADABLE})")
     combined = run.combination.apply({n: [r[n] for r in run.rows] for n in NAMES})
     for row, value in zip(run.rows, combined, strict=True):
         row["combined"] = float(value)
     run.rows.sort(key=lambda r: -r["combined"])
     write_table(run.rows, out_dir / TABLE)
-    (out_dir / UNREADABLE).write_text("".join(f"{s.id}\t{s.reason}\n" for s in run.unreadable))
     return run
 
 
