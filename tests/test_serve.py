@@ -197,3 +197,24 @@ def test_wyoming_describe_synthesize_and_streaming(server) -> None:
 
 def test_server_log_is_quiet(server: Server) -> None:
     assert "Traceback" not in Path(server.log).read_text()
+
+
+def test_options_beyond_loopback_warn_and_bad_ones_are_refused() -> None:
+    from tts_ebm.serve.server import ServeOptions, check_options
+
+    assert check_options(ServeOptions()) == []
+    assert check_options(ServeOptions(host="::1", wyoming="tcp://127.0.0.1:10200")) == []
+    (warning,) = check_options(ServeOptions(host="0.0.0.0"))
+    assert "without --api-key" in warning
+    (warning,) = check_options(ServeOptions(host="0.0.0.0", api_key="k"))
+    assert "beyond this machine" in warning and "without" not in warning
+    (warning,) = check_options(ServeOptions(wyoming="tcp://0.0.0.0:10200", api_key="k"))
+    assert "Wyoming has no authentication" in warning
+    for bad, message in (
+        (ServeOptions(wyoming="10200"), "tcp://HOST:PORT"),
+        (ServeOptions(max_queue=0), "--max-queue"),
+        (ServeOptions(max_chars=0), "--max-chars"),
+        (ServeOptions(port=70000), "--port"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            check_options(bad)

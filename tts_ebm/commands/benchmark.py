@@ -77,6 +77,20 @@ def _synthesis(args: argparse.Namespace) -> int:
     return _finish(result, args.json, print_report)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from tts_ebm.benchmarks.serve import ServeBenchmarkOptions, print_report, run_serve_benchmark
+
+    options = ServeBenchmarkOptions(
+        clients=args.clients,
+        requests=args.requests,
+        seconds=args.seconds,
+        threads=args.threads,
+        voice=args.voice,
+    )
+    result = run_serve_benchmark(options, progress=lambda line: print(line, flush=True))
+    return _finish(result, args.json, print_report)
+
+
 def _common(p: argparse.ArgumentParser, warmup: int) -> None:
     p.add_argument("--model", choices=("default", "tiny"), default="default", help="model size")
     p.add_argument(
@@ -175,6 +189,29 @@ def register(commands: argparse._SubParsersAction) -> None:
         "first compile takes minutes on a CPU",
     )
     s.set_defaults(handler=_synthesis)
+
+    v = benchmarks.add_parser(
+        "serve",
+        help="tts-ebm serve under 1-64 concurrent clients: req/s, audio s/s, TTFB, memory",
+        description=(
+            "Starts 'tts-ebm serve' on a free loopback port, once with its scheduler and once "
+            "with --one-at-a-time, and runs each number of concurrent clients against it "
+            "(short and long texts, every 4th long, WAV streamed): requests per second, audio "
+            "seconds per wall second, p50/p95 time to first audio byte and to last byte, "
+            "errors, the server's peak RSS; then a one-sentence request behind an eight-sentence "
+            "one. Bounded: --requests per level (at least one per client); requests still "
+            "running after --seconds are abandoned and counted as cut."
+        ),
+    )
+    v.add_argument(
+        "--clients", type=_int_list, default=(1, 4, 16, 64), help="concurrency levels (1,4,16,64)"
+    )
+    v.add_argument("--requests", type=int, default=8, help="requests per level, at least (8)")
+    v.add_argument("--seconds", type=float, default=30.0, help="time limit per level (30)")
+    v.add_argument("--threads", type=int, default=1, help="the server's torch threads (1)")
+    v.add_argument("--voice", default=None, help="voice to serve (the default voice)")
+    v.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write JSON here")
+    v.set_defaults(handler=_serve)
     _register_studies(benchmarks)
 
 

@@ -6,11 +6,15 @@ import argparse
 
 from tts_ebm.commands.speed_options import add_speed_options
 
+SERVE_PACKAGES = ("starlette", "uvicorn", "wyoming")  # the serve extra
+
 
 def _serve(args: argparse.Namespace) -> int:
     try:
         from tts_ebm.serve.server import ServeOptions, serve
-    except ImportError as exc:
+    except ModuleNotFoundError as exc:
+        if exc.name not in SERVE_PACKAGES:
+            raise
         raise ValueError(f"{exc.name} is missing: pip install 'tts-ebm[serve]'") from None
     from tts_ebm.threads import configure_threads
 
@@ -26,6 +30,7 @@ def _serve(args: argparse.Namespace) -> int:
         device=args.device,
         vocoder=args.vocoder,
         vocoder_runtime=args.vocoder_runtime,
+        one_at_a_time=args.one_at_a_time,
     )
     return serve(options)
 
@@ -76,6 +81,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--vocoder",
         default="universal",
         help="universal, ljspeech, or a HiFi-GAN V1 weight file (universal)",
+    )
+    p.add_argument(
+        "--one-at-a-time",
+        action="store_true",
+        help="serve requests strictly in turn, no shared batches (the baseline that "
+        "'tts-ebm benchmark serve' compares the scheduler with)",
     )
     add_speed_options(p)
     p.set_defaults(handler=_serve)

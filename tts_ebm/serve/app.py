@@ -95,6 +95,16 @@ class Service:
         return synth, self.scheduler.start(synth, options, sentences)
 
 
+class AudioStream(StreamingResponse):
+    """A streamed answer that also listens for the client's disconnect, so a client that goes
+    away cancels its request at once, not when its next chunk fails to send (Starlette does the
+    latter for servers of ASGI spec 2.4 and later, such as uvicorn)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        asgi = {**scope.get("asgi", {}), "spec_version": "2.3"}
+        await super().__call__({**scope, "asgi": asgi}, receive, send)
+
+
 def error_response(status: int, message: str, headers: Mapping[str, str] | None = None):
     kind = "invalid_request_error" if status < 500 else "server_error"
     body = {"error": {"message": message.replace("\n", " "), "type": kind}}
@@ -178,9 +188,9 @@ def create_app(service: Service, api_key: str | None = None) -> ASGIApp:
             tokens = sum(len(s.ids) for s in job.sentences)
             headers["X-Audio-Media-Type"] = encoder.media_type
             stream = _sse(service, job, encoder, tokens)
-            return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+            return AudioStream(stream, media_type="text/event-stream", headers=headers)
         stream = _encoded(service, job, encoder)
-        return StreamingResponse(stream, media_type=encoder.media_type, headers=headers)
+        return AudioStream(stream, media_type=encoder.media_type, headers=headers)
 
     async def piper(request: Request) -> Response:
         voices = service.ready_voices()

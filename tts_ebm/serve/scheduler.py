@@ -79,8 +79,10 @@ class Scheduler:
         max_batch: int = 16,
         max_unread: int = 8,
         stall_seconds: float = 60.0,
+        one_at_a_time: bool = False,
     ) -> None:
         self.max_queue, self.max_batch = max_queue, max_batch
+        self.one_at_a_time = one_at_a_time  # the baseline `tts-ebm benchmark serve` compares
         self.max_unread, self.stall_seconds = max_unread, stall_seconds
         self._jobs: list[Job] = []
         self._admitted = 0
@@ -171,8 +173,9 @@ class Scheduler:
     def _finish(self, job: Job, item: object = _END) -> None:
         """Hand the job's last item over and free its slot (worker thread, under no lock)."""
         job.finished = True
-        if not job.cancelled:
-            self._deliver(job, item)
+        if job.cancelled and item is _END:
+            item = TimeoutError("dropped: the client stopped reading or went away")
+        self._deliver(job, item)  # a reader that comes back is told, not left waiting
         with self._cond:
             self._jobs.remove(job)
             self._admitted -= 1
@@ -185,9 +188,11 @@ class Scheduler:
         while not self._stopping:
             now = time.monotonic()
             ready = []
-            for job in self._jobs:
+            for position, job in enumerate(self._jobs):
                 if job.cancelled or job.done():
                     ready.append(job)  # to be finished
+                elif self.one_at_a_time and position > 0:
+                    continue
                 elif job.unread >= self.max_unread:
                     job.paused_since = job.paused_since or now
                     if now - job.paused_since > self.stall_seconds:

@@ -27,6 +27,7 @@ class ServeOptions:
     device: str = "cpu"
     vocoder: str = "universal"
     vocoder_runtime: str = "auto"
+    one_at_a_time: bool = False
 
 
 def is_loopback(host: str) -> bool:
@@ -72,7 +73,7 @@ def serve(options: ServeOptions) -> int:
 async def _serve(options: ServeOptions) -> int:
     import uvicorn
 
-    scheduler = Scheduler(max_queue=options.max_queue)
+    scheduler = Scheduler(max_queue=options.max_queue, one_at_a_time=options.one_at_a_time)
     service = Service(scheduler, options.max_chars)
     service.default_voice = voice_name((options.voices or ["default"])[0])
     config = uvicorn.Config(

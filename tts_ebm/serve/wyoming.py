@@ -142,7 +142,7 @@ class Handler(AsyncEventHandler):
                 audio = _pcm16(chunk).tobytes()
                 event = AudioChunk(rate=rate, width=2, channels=1, audio=audio).event()
                 await self.write_event(event)
-        except ValueError as exc:
+        except (ValueError, TimeoutError) as exc:
             await self.write_event(Error(text=str(exc), code="tts-ebm").event())
         await self.write_event(AudioStop().event())
 
