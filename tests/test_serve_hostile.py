@@ -20,7 +20,7 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 MAX_CHARS = 300
 MAX_BODY = 6 * MAX_CHARS + 4096
 MAX_QUEUE = 4
-LONG = " ".join(f"Sentence {n} is here." for n in range(1, 6))
+LONG = " ".join(f"Sentence {n} is here." for n in range(1, 5))
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +44,17 @@ def one_line_error(response: httpx.Response, status: int) -> str:
     return response.json()["error"]["message"]
 
 
-def assert_unharmed(server: Server) -> None:
+def assert_unharmed(server: Server, speak: bool = False) -> None:
+    """Healthy, nothing left queued, and (``speak``) still synthesising."""
     health = httpx.get(f"{server.url}/health").json()
     assert health["status"] == "ok"
     deadline = time.monotonic() + 30
     while httpx.get(f"{server.url}/health").json()["queued"] and time.monotonic() < deadline:
         time.sleep(0.2)
     assert httpx.get(f"{server.url}/health").json()["queued"] == 0
-    answer = post(server, {"input": "Hi.", "response_format": "wav"})
-    assert answer.status_code == 200 and len(answer.content) > 44 + 10_000
+    if speak:
+        answer = post(server, {"input": "Hi.", "response_format": "wav"})
+        assert answer.status_code == 200 and len(answer.content) > 44 + 10_000
 
 
 def test_api_key_is_required_everywhere_but_health(server) -> None:
@@ -127,7 +129,7 @@ def test_bad_requests_get_one_line_400s_and_leave_the_server_unharmed(server) ->
     one_line_error(httpx.get(f"{server.url}/nowhere", headers=AUTH), 404)
     one_line_error(httpx.delete(f"{server.url}/v1/audio/speech", headers=AUTH), 405)
     assert server.rss_kib() < rss + 50_000  # nothing kept
-    assert_unharmed(server)
+    assert_unharmed(server, speak=True)
 
 
 def test_a_short_request_is_not_held_up_by_a_long_one_or_a_stalled_reader(server) -> None:
@@ -175,8 +177,8 @@ def test_a_short_request_is_not_held_up_by_a_long_one_or_a_stalled_reader(server
     stalled.close()
     assert short.status_code == 200 and content == alone.content
     assert short_end < long_done["last"]  # served between the long answers' sentences
-    # behind two five-sentence requests, a one-sentence one hears its first audio within
-    # about two sentence-times (the vocoder chunk under way, then its own), not ten
+    # behind two four-sentence requests, a one-sentence one hears its first audio within
+    # about two sentence-times (the vocoder chunk under way, then its own), not eight
     assert first_audio < 2 * short_alone + 1.0, (first_audio, short_alone)
     assert_unharmed(server)
 
@@ -188,7 +190,7 @@ def test_a_client_that_disconnects_mid_stream_frees_its_place(server) -> None:
     ) as r:  # fmt: skip
         next(r.iter_raw())
         assert httpx.get(f"{server.url}/health").json()["queued"] == 1
-    # gone after one sentence: its other five are dropped, not made
+    # gone after one sentence: its other three are dropped, not made
     deadline = time.monotonic() + 20
     while httpx.get(f"{server.url}/health").json()["queued"]:
         assert time.monotonic() < deadline, "the abandoned request is still queued"
