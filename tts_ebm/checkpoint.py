@@ -7,7 +7,7 @@ never unpickles (safetensors cannot carry code), and it trusts nothing in the he
 metadata must pass :data:`HEADER` and agree with the shapes of the tensors actually present
 before any module is built, so an edited size cannot make the loader allocate more than the
 file holds (the header's schema and checks: ``tts_ebm.checkpoint_header``). Training checkpoints
-(``.ckpt``, ``tts_ebm.training_checkpoint``) go through the same checks; :func:`load_checkpoint`
+(``.ckpt``, ``tts_ebm.lightning_checkpoint``) go through the same checks; :func:`load_checkpoint`
 takes either, or a training run's folder.
 
 A *voice* is a checkpoint that rides on a packaged base voice (``tts_ebm/voices``): it stores
@@ -48,10 +48,10 @@ from tts_ebm.checkpoint_header import (
     one_line,
     tensor_info,
 )
+from tts_ebm.lightning_checkpoint import load_training_checkpoint
 from tts_ebm.model.tts import EBMTTS
 from tts_ebm.sampling import KNOBS
 from tts_ebm.schema import SchemaError
-from tts_ebm.training_checkpoint import load_training_checkpoint
 
 VOICES = "voices"  # package data of tts_ebm: NAME.safetensors
 DEFAULT_VOICE = "default"

@@ -4,7 +4,7 @@ A header is trusted in nothing: :data:`HEADER` (types, ranges with upper bounds 
 symbol list, the inference knobs' own ranges) and the cross-field rules must pass, and the shapes
 the network config implies (a model built on the meta device, no memory) must equal those of the
 tensors present before :func:`build` makes a module. Safetensors files and training checkpoints
-(``tts_ebm.checkpoint``, ``tts_ebm.training_checkpoint``) both end here.
+(``tts_ebm.checkpoint``, ``tts_ebm.lightning_checkpoint``) both end here.
 """
 
 from __future__ import annotations

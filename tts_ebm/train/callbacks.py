@@ -14,7 +14,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import RichProgressBar
 
-from tts_ebm.training_checkpoint import read_training_checkpoint
+from tts_ebm.lightning_checkpoint import read_training_checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -18,10 +18,10 @@ from tts_ebm.checkpoint import (
 )
 from tts_ebm.checkpoint_header import STATS
 from tts_ebm.data.prepare import PrepareOptions, prepare_corpus
+from tts_ebm.lightning_checkpoint import read_training_checkpoint
 from tts_ebm.schema import SchemaError
 from tts_ebm.text import TextFrontend
 from tts_ebm.train.config_schema import check_training_config
-from tts_ebm.training_checkpoint import read_training_checkpoint
 
 RUN_DIR_ENV = "TTS_EBM_RUN_DIR"  # DDP children re-run the command: they must share the run_dir
 
