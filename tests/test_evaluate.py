@@ -12,8 +12,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -78,20 +76,14 @@ needs_festival = pytest.mark.skipif(
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def one_thread_env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1"}
+def evaluate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``tts-ebm evaluate ARGS`` through the console script's ``main``, in this process: a
+    subprocess would add only its own imports (seconds each on a loaded CPU)."""
+    from tts_ebm.cli import main
 
-
-def cli(*args: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "tts_ebm.cli", "evaluate", *args]
-    return subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=one_thread_env()
-    )
-
-
-def finish(process: subprocess.Popen) -> tuple[int, str, str]:
-    out, err = process.communicate(timeout=600)
-    return process.returncode, out, err
+    code = main(["evaluate", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -417,7 +409,7 @@ def test_mos_ranks_hifigan_copy_synthesis_above_griffin_lim(festival_refs):
 
 
 @pytest.mark.festival
-def test_cli_evaluates_a_folder_and_reports_bad_and_unpaired_wavs(festival_refs, tmp_path):
+def test_cli_evaluates_a_folder_and_reports_bad_and_unpaired_wavs(festival_refs, tmp_path, capsys):
     if not all(_usable(m) for m in ("pyworld", "pysptk", "pocketsphinx", "distillmos")):
         pytest.skip("needs the eval extra")
     synth = tmp_path / "synth"
@@ -430,9 +422,8 @@ def test_cli_evaluates_a_folder_and_reports_bad_and_unpaired_wavs(festival_refs,
     (synth / "h3.wav").write_bytes(b"RIFF not really a wav")
     shutil.copy(festival_refs / "wavs" / "h4.wav", synth / "extra.wav")
     out = tmp_path / "out"
-    code, stdout, stderr = finish(
-        cli(str(synth), "--references", str(festival_refs), "--out", str(out), "--quiet")
-    )
+    args = [str(synth), "--references", str(festival_refs), "--out", str(out), "--quiet"]
+    code, stdout, stderr = evaluate(capsys, *args)
     assert code == 0, stderr
     rows = read_rows(out / "utterances.csv")
     assert [row["id"] for row in rows] == ["h1", "h2"]
@@ -455,7 +446,7 @@ def test_cli_evaluates_a_folder_and_reports_bad_and_unpaired_wavs(festival_refs,
     assert "evaluated 2 of 3 pairs" in stdout
 
 
-def test_cli_bad_input_gives_one_line_and_a_non_zero_exit(tmp_path, speech_wav):
+def test_cli_bad_input_gives_one_line_and_a_non_zero_exit(tmp_path, speech_wav, capsys):
     refs, synth, lonely, broken = (tmp_path / n for n in ("refs", "synth", "lonely", "broken"))
     for folder in (refs, synth, lonely, broken):
         folder.mkdir()
@@ -490,9 +481,8 @@ def test_cli_bad_input_gives_one_line_and_a_non_zero_exit(tmp_path, speech_wav):
         ),
         "no references": ([str(synth), *out], "--references"),
     }
-    processes = {name: cli(*args) for name, (args, _) in cases.items()}
-    for name, process in processes.items():
-        code, _, err = finish(process)
+    for name, (args, _) in cases.items():
+        code, _, err = evaluate(capsys, *args)
         lines = err.strip().splitlines()
         assert code != 0, name
         assert len(lines) >= 1 and lines[-1].startswith("tts-ebm: error: "), (name, err)
@@ -505,7 +495,7 @@ def test_cli_bad_input_gives_one_line_and_a_non_zero_exit(tmp_path, speech_wav):
 
 
 @needs_world
-def test_sweep_on_a_toy_checkpoint(toy_checkpoint, tmp_path):
+def test_sweep_on_a_toy_checkpoint(toy_checkpoint, tmp_path, capsys):
     from tts_ebm.data.toy import synthesize_toy
 
     texts = {"t1": "la mis fo.", "t2": "mu sel ni.", "t3": "fa lo."}
@@ -518,7 +508,7 @@ def test_sweep_on_a_toy_checkpoint(toy_checkpoint, tmp_path):
     out = tmp_path / "sweep"
     args = ["--sweep-steps", "1,0", "--checkpoint", str(toy_checkpoint), "--texts", str(listing)]
     args += ["--references", str(refs), "--out", str(out), "--metrics", "mcd", "--quiet"]
-    code, stdout, stderr = finish(cli(*args, "--vocoder", "griffin-lim"))
+    code, stdout, stderr = evaluate(capsys, *args, "--vocoder", "griffin-lim")
     assert code == 0, stderr
     rows = read_rows(out / "sweep.csv")
     assert [int(r["steps"]) for r in rows] == [0, 1]
