@@ -30,7 +30,8 @@ def write_sentence_lists(
     rows = read_metadata(metadata)
     if not rows:
         raise ValueError(f"{metadata} holds no id|text line")
-    split = tacotron2_split(rows, filelists or dest / "filelists", base_url=base_url, seed=seed)
+    lists = filelists or dest / "filelists"
+    split = tacotron2_split(rows, lists, base_url=base_url, seed=seed, notify=notify)
     if split.fell_back:
         notify(f"warning: {split.note}")
     dest.mkdir(parents=True, exist_ok=True)
