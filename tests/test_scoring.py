@@ -67,6 +67,22 @@ def test_combination_standardises_and_fits_the_informative_score() -> None:
     assert combine.stored("no-such-key") is combine.UNFITTED
 
 
+def test_study_baseline_and_cross_validated_combination() -> None:
+    from tts_ebm.scoring.study import cross_validated, duration_ratio
+
+    # 1 s per 10 characters is the norm; a clip twice as long (or half) is log 2 away.
+    ratio = duration_ratio(
+        np.array([1.0, 2.0, 3.0, 8.0, 2.0]), ["x" * 10, "x" * 20, "x" * 30, "x" * 40, "x" * 40]
+    )
+    assert np.allclose(ratio, [0, 0, 0, np.log(2), np.log(2)])
+    rng = np.random.default_rng(0)
+    positive = np.arange(200) < 30
+    matrix = np.stack([rng.normal(size=200) + 4.0 * positive, rng.normal(size=200)], axis=1)
+    held_out = cross_validated(matrix, positive, folds=5, seed=0)
+    assert roc_auc(held_out, positive) > 0.95
+    assert roc_auc(cross_validated(matrix[:, 1:], positive, folds=5, seed=0), positive) < 0.75
+
+
 @pytest.fixture(scope="module")
 def toy_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_toy_corpus(tmp_path_factory.mktemp("toy") / "corpus", n_utterances=12, seed=3)
