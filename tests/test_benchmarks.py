@@ -71,6 +71,11 @@ def test_synthesis_benchmark_reports_rtf_baseline_and_vocoder(tmp_path, capsys):
         "1,2",
         "--vocoder",
         "griffin-lim",
+        # Two timed runs, no warm-up: the fastest of two still orders K = 8 above K = 0.
+        "--repeats",
+        "2",
+        "--warmup",
+        "0",
     )
     assert "EBM (K steps) / Euler" in capsys.readouterr().out
     assert result["frames"] == round(22050 / 256)
