@@ -125,8 +125,44 @@ def test_knobs_only_an_energy_has_are_refused():
         (RefineConfig(steps=2, stop_threshold=0.1), False),
         (RefineConfig(steps=2), True),
     ):
-        with pytest.raises(ValueError, match="Euler steps"):
+        with pytest.raises(ValueError, match="flow decoder integrates an ODE"):
             refine_details(field, mu, mask, config, return_trajectory=trajectory)
+
+
+@pytest.mark.parametrize("solver", ["midpoint", "heun"])
+def test_second_order_solvers_against_the_exact_solution_of_a_linear_field(solver):
+    """dx/dt = λ(μ − x) + c·t: both solvers are exact for the t-only part (a linear slope) and
+    second order for the rest: doubling the steps quarters the error; they take two evaluations
+    per step, so at equal evaluations they beat Euler on this smooth field."""
+    lam, c = 2.0, 3.0
+    mu, x0 = torch.randn(1, 80, 5), torch.randn(1, 80, 5)
+    mask = torch.ones(1, 1, 5)
+    # x(1) of x' = λ(μ − x) + c·t: μ + (x₀ − μ)e^{−λ} + c(λ − 1 + e^{−λ})/λ².
+    exact = mu + (x0 - mu) * math.exp(-lam) + c * (lam - 1 + math.exp(-lam)) / lam**2
+    errors = {}
+    for k in (5, 10, 20):
+        field = RecordingField(a=-lam, b=lam, c=c)
+        config = RefineConfig(steps=k, solver=solver)
+        out = refine(field, mu, mask, config, y0=x0)
+        assert len(field.times) == config.network_evaluations(flow=True) == 2 * k
+        errors[k] = (out - exact).abs().max().item()
+    assert errors[10] / errors[5] == pytest.approx(0.25, abs=0.04)
+    assert errors[20] / errors[10] == pytest.approx(0.25, abs=0.02)
+    euler = refine(RecordingField(a=-lam, b=lam, c=c), mu, mask, RefineConfig(steps=20), y0=x0)
+    assert errors[10] < 0.2 * (euler - exact).abs().max().item()
+    # A field in t only: the midpoint and trapezoid rules are exact for a linear slope.
+    field = RecordingField(a=0.0, b=0.0, c=3.0)
+    out = refine(field, mu, mask, RefineConfig(steps=4, solver=solver), y0=x0)
+    torch.testing.assert_close(out, x0 + 3.0 / 2)
+
+
+def test_an_energy_refuses_an_ode_solver():
+    energy = EnergyNetwork(EnergyConfig.tiny(n_mels=80))
+    mu, mask = torch.zeros(1, 80, 4), torch.ones(1, 1, 4)
+    with pytest.raises(ValueError, match="solver 'heun' integrates a flow decoder"):
+        refine(energy, mu, mask, RefineConfig(steps=2, solver="heun"))
+    with pytest.raises(ValueError, match="solver"):
+        RefineConfig(solver="rk4")
 
 
 def test_objective_and_network_form_must_agree():
@@ -172,5 +208,57 @@ def test_flow_checkpoint_synthesises_through_the_cli(flow_run, tmp_path):
     assert sf.info(tmp_path / "k2.wav").frames > 0
     refused = synthesize(str(tmp_path / "noisy.wav"), "--langevin", "0.5")
     assert refused.returncode != 0
-    assert "Euler steps" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert "integrates an ODE" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "noisy.wav").exists()
+
+
+def test_step_sizes_tunes_a_flow_by_temperature_and_solver_at_equal_evaluations(
+    flow_run, tmp_path, capsys
+):
+    """`tts-ebm step-sizes` on a flow: every (solver, K, τ), one recomputed by hand from the same
+    seeded source, and the best knobs keyed by network evaluations (midpoint: 2 per step)."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    from tts_ebm.cli import main
+    from tts_ebm.train.refinement import masked_mse
+    from tts_ebm.train.step_sizes import prepared_batches
+
+    model = flow_run / "model.safetensors"
+    prepared = OmegaConf.load(flow_run / "config.yaml").data.prepared_dir
+    out = tmp_path / "flow.json"
+    args = ["step-sizes", str(model), prepared, "--steps", "1,2", "--temperatures", "0,0.5"]
+    assert main([*args, "--solvers", "midpoint,euler", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "midpoint  2   4" in printed and "best at 4 evaluations" in printed
+    table = json.loads(out.read_text())
+    assert table["solvers"] == ["euler", "midpoint"] and table["temperatures"] == [0.0, 0.5]
+    assert len(table["errors"]) == 2 * 2 * 2
+    ckpt = load_inference_checkpoint(model)
+    squares = elements = 0.0
+    for batch in prepared_batches(ckpt, prepared):
+        aligned = ckpt.model.align(batch.tokens, batch.token_lengths, batch.mel, batch.mel_lengths)
+        mask = aligned.frame_mask
+        noise = torch.randn(aligned.mu.shape, generator=torch.Generator().manual_seed(0))
+        start = (aligned.mu + 0.5 * noise) * mask
+        config = RefineConfig(steps=2, solver="midpoint")
+        y = refine(ckpt.model.energy, aligned.mu, mask, config, y0=start)
+        n = float(mask.sum()) * y.shape[1]
+        squares += float(masked_mse(y, batch.mel, mask)) * n
+        elements += n
+    assert table["errors"]["midpoint/2@0.5"] == pytest.approx(squares / elements, rel=1e-5)
+    # Evaluations: Euler 1 and 2, midpoint 2 and 4; each entry the least error among its knobs.
+    assert sorted(table["best"], key=int) == ["1", "2", "4"]
+    at_two = [
+        table["errors"][f"{s}/{k}@{t:g}"]
+        for s, k in (("euler", 2), ("midpoint", 1))
+        for t in (0, 0.5)
+    ]
+    assert table["best"]["2"]["mse"] == min(at_two)
+    assert table["prior"] > table["best"]["1"]["mse"]
+    # An energy's knobs are its step sizes: the flow table refuses one.
+    from tts_ebm.train.step_sizes import flow_knob_table
+
+    with pytest.raises(ValueError, match="not a flow decoder"):
+        flow_knob_table("tts_ebm/voices/default.safetensors", prepared, [1])

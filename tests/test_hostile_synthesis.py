@@ -154,6 +154,8 @@ API_KNOBS = [
     ({"seed": -5}, "seed must be >= 0 and <= 9223372036854775807, got -5"),
     ({"batch_size": 0}, "batch_size must be >= 1 and <= 1024, got 0"),
     ({"batch_size": "16"}, "batch_size must be an integer >= 1 and <= 1024, got '16'"),
+    ({"solver": "rk4"}, "solver must be one of 'euler', 'midpoint', 'heun', got 'rk4'"),
+    ({"solver": "heun"}, "solver 'heun' integrates a flow decoder; an energy takes gradient steps"),
 ]
 
 

@@ -23,10 +23,14 @@ in [0.1, 10] (bounds the frames a sentence can ask for), ``seed`` in [0, 2⁶³ 
 ``batch_size`` in [1, 1024].
 
 A flow decoder (:class:`~tts_ebm.model.flow.VectorField`, ``form: flow``) takes the same path
-with its vector field in place of the score: K Euler steps x_{k+1} = x_k + v(x_k, μ, k/K)/K from
-x₀ = μ + τε, so ``steps`` counts Euler steps and η_k = 1/K (``step_size`` and ``schedule`` are
-not used). It integrates an ODE, so ``langevin``, ``stop_threshold`` and energy trajectories
-are refused.
+with its vector field in place of the score: K steps of h = 1/K from x₀ = μ + τε, so ``steps``
+counts solver steps (``step_size`` and ``schedule`` are not used). ``solver`` picks the ODE
+solver: ``euler`` x_{k+1} = x_k + h·v(x_k, t_k) (one evaluation per step), ``midpoint``
+x_k + h·v(x_k + h/2·v(x_k, t_k), t_k + h/2) and ``heun`` x_k + h/2·(v(x_k, t_k) + v(x_k +
+h·v(x_k, t_k), t_k + h)) (second order, two evaluations per step: compare them with Euler at
+equal :meth:`RefineConfig.network_evaluations`, not equal steps). It integrates an ODE, so
+``langevin``, ``stop_threshold`` and energy trajectories are refused, and an energy refuses any
+solver but ``euler`` (plain gradient steps).
 
 Early stopping (``stop_threshold`` > 0): an utterance stops moving, for good, at the first step
 where the root-mean-square of its score over its valid mel bins falls below the threshold; the
@@ -58,6 +62,8 @@ from tts_ebm.model.flow import VectorField
 from tts_ebm.schema import AnyOf, Float, Int, ListOf, Record, SchemaError, Str
 
 SCHEDULES = ("constant", "linear", "cosine")
+# ODE solvers of a flow decoder, with the vector-field evaluations each takes per step.
+SOLVERS = {"euler": 1, "midpoint": 2, "heun": 2}
 MAX_STEPS = 10_000
 MAX_STEP_SIZE = 100.0
 MAX_NOISE = 10.0  # temperature τ and langevin λ: 1 is already the scale of the data
@@ -88,6 +94,7 @@ KNOBS = _Knobs(
         "temperature": Float(0.0, MAX_NOISE),
         "langevin": Float(0.0, MAX_NOISE),
         "schedule": Str(SCHEDULES),
+        "solver": Str(tuple(SOLVERS)),
         "step_size_min": Float(0.0, MAX_STEP_SIZE),
         "stop_threshold": Float(0.0),
         "speaking_rate": Float(*SPEAKING_RATES),
@@ -117,6 +124,7 @@ class RefineConfig:
     step_size_min: float = 0.0
     stop_threshold: float = 0.0  # 0 = always run all steps
     stop_check_every: int = 4
+    solver: str = "euler"  # a flow decoder's ODE solver (an energy descends its gradient)
 
     def __post_init__(self) -> None:
         check_knob("steps", self.steps)
@@ -133,6 +141,12 @@ class RefineConfig:
             )
         check_knob("stop_threshold", self.stop_threshold)
         _STOP_CHECK_EVERY.check(self.stop_check_every, "stop_check_every")
+        check_knob("solver", self.solver)
+
+    def network_evaluations(self, flow: bool) -> int:
+        """Evaluations of the network K steps take: a flow's solver may take two per step; an
+        energy takes one score (a forward and its input gradient) per step."""
+        return self.steps * (SOLVERS[self.solver] if flow else 1)
 
     def _check_step_sizes(self) -> None:
         """η, or one η_k per step: the length is checked before anything is copied."""
@@ -202,6 +216,7 @@ def refine_details(
         _check_flow_knobs(config, return_trajectory)
         step_sizes = [1.0 / config.steps] * config.steps if config.steps else []
     else:
+        _check_energy_knobs(config)
         step_sizes = config.step_sizes()
     noise = _noise_source(mu, mask, generator)
     y = mu if y0 is None else y0
@@ -216,7 +231,7 @@ def refine_details(
     noise_mask = mask
     for k, eta in enumerate(step_sizes):
         if flow:
-            direction = energy.velocity(y, mu, mask, k / config.steps)
+            direction = _flow_direction(energy, y, mu, mask, k / config.steps, eta, config.solver)
         else:
             direction = energy.score(y, mu, mask)
         if early_stop:
@@ -236,12 +251,31 @@ def refine_details(
     return Refinement(y, steps_taken, torch.stack(energies) if return_trajectory else None)
 
 
+def _flow_direction(
+    field: VectorField, x: Tensor, mu: Tensor, mask: Tensor, t: float, h: float, solver: str
+) -> Tensor:
+    """The slope one solver step of size ``h`` from (x, t) takes (see the module docstring)."""
+    v = field.velocity(x, mu, mask, t)
+    if solver == "midpoint":
+        return field.velocity(x + 0.5 * h * v, mu, mask, t + 0.5 * h)
+    if solver == "heun":
+        return 0.5 * (v + field.velocity(x + h * v, mu, mask, t + h))
+    return v
+
+
 def _check_flow_knobs(config: RefineConfig, return_trajectory: bool) -> None:
     """Refuse what only an energy supports (a flow integrates an ODE and has no energy)."""
     if config.langevin > 0 or config.stop_threshold > 0 or return_trajectory:
         raise ValueError(
-            "a flow decoder takes Euler steps: langevin, stop_threshold and energy "
+            "a flow decoder integrates an ODE: langevin, stop_threshold and energy "
             "trajectories need an energy"
+        )
+
+
+def _check_energy_knobs(config: RefineConfig) -> None:
+    if config.solver != "euler":
+        raise ValueError(
+            f"solver {config.solver!r} integrates a flow decoder; an energy takes gradient steps"
         )
 
 

@@ -52,7 +52,8 @@ class SynthesisOptions:
     ``steps`` K, ``step_size`` η (or one η_k per step), ``temperature`` τ multiplies the initial
     noise (0 = start at μ), ``langevin`` λ scales the per-step noise √(2ηλ)·ε (0 = gradient
     descent), ``speaking_rate`` scales durations (>1 slower); ``schedule``, ``step_size_min``
-    and ``stop_threshold`` as in :mod:`tts_ebm.sampling`; ``batch_size`` sentences per batch.
+    and ``stop_threshold`` as in :mod:`tts_ebm.sampling`; ``solver`` a flow decoder's ODE solver
+    (euler, midpoint, heun); ``batch_size`` sentences per batch.
     Ranges: :data:`tts_ebm.sampling.KNOBS`.
     """
 
@@ -64,6 +65,7 @@ class SynthesisOptions:
     schedule: str = "constant"
     step_size_min: float = 0.0
     stop_threshold: float = 0.0
+    solver: str = "euler"
     seed: int = 0
     batch_size: int = 16
 
@@ -90,6 +92,7 @@ class SynthesisOptions:
             schedule=self.schedule,
             step_size_min=self.step_size_min,
             stop_threshold=self.stop_threshold,
+            solver=self.solver,
         )
 
 
@@ -244,7 +247,7 @@ class Synthesizer:
             [(key, prepared[key[0]][key[1]]) for key in keys], options
         ):
             start = time.perf_counter()
-            wave = np.concatenate(list(self._vocode(mels, first_in_text=i == 0)))
+            wave = np.concatenate(list(self.vocode(mels, first_in_text=i == 0)))
             done[(t, i)] = (mels, wave, acoustic, time.perf_counter() - start)
         return [
             self._assemble([done[(t, i)] for i in range(len(group))])
@@ -266,7 +269,7 @@ class Synthesizer:
         sentences = text if isinstance(text, list) else self.sentences(text)
         for index, mels, acoustic in self._acoustic_groups(list(enumerate(sentences)), options):
             start = time.perf_counter()
-            for wave in self._vocode(mels, first_in_text=index == 0):
+            for wave in self.vocode(mels, first_in_text=index == 0):
                 seconds = time.perf_counter() - start
                 yield AudioChunk(wave, index, mels, acoustic, seconds)
                 acoustic, start = 0.0, time.perf_counter()
@@ -284,16 +287,17 @@ class Synthesizer:
             group = items[start : start + options.batch_size]
             yield from zip(
                 [key for key, _ in group],
-                *zip(*self._acoustic([s for _, s in group], options), strict=True),
+                *zip(*self.acoustic([s for _, s in group], options), strict=True),
                 strict=True,
             )
 
     @torch.no_grad()
-    def _acoustic(
+    def acoustic(
         self, sentences: list[Sentence], options: SynthesisOptions
     ) -> list[tuple[SentenceMels, float]]:
         """Encoder, durations and refinement of one batch; the batch's time is shared among
-        its sentences in proportion to their frames."""
+        its sentences in proportion to their frames. Public for schedulers that batch the
+        sentences of several texts (``tts_ebm.serve``)."""
         start = time.perf_counter()
         lengths = [len(s.ids) for s in sentences]
         tokens = torch.zeros(len(sentences), max(lengths), dtype=torch.long)
@@ -329,7 +333,7 @@ class Synthesizer:
             for b, (sentence, n) in enumerate(zip(sentences, frames, strict=True))
         ]
 
-    def _vocode(self, mels: SentenceMels, first_in_text: bool) -> Iterator[np.ndarray]:
+    def vocode(self, mels: SentenceMels, first_in_text: bool) -> Iterator[np.ndarray]:
         """One sentence's audio in the vocoder's chunks. The mel is followed by VOCODER_MARGIN
         frames of silence, so the sentence ends as it would before a pause; a text's first
         sentence yields its first STREAM_FIRST_FRAMES frames on their own (streaming latency),

@@ -42,6 +42,7 @@ def _knobs(args: argparse.Namespace) -> dict:
         "schedule": args.schedule,
         "step_size_min": args.step_size_min,
         "stop_threshold": args.stop_threshold,
+        "solver": args.solver,
         "seed": args.seed,
         "batch_size": args.batch_size,
     }
@@ -342,7 +343,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--steps",
         type=int,
-        help="K, the number of refinement steps (a flow decoder: Euler steps); 0 = μ itself",
+        help="K, the number of refinement steps (a flow decoder: solver steps); 0 = μ itself",
+    )
+    p.add_argument(
+        "--solver",
+        choices=("euler", "midpoint", "heun"),
+        help="a flow decoder's ODE solver: euler (one network evaluation a step), midpoint or "
+        "heun (second order, two a step); default: the checkpoint's, else euler",
     )
     p.add_argument(
         "--step-size",

@@ -41,6 +41,11 @@ def add_default_knob_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--step-size", type=float, help="default step size η (else the run's)")
     p.add_argument("--temperature", type=float, help="default initial noise τ (else the run's)")
     p.add_argument(
+        "--solver",
+        choices=("euler", "midpoint", "heun"),
+        help="default ODE solver of a flow decoder (else the run's, euler)",
+    )
+    p.add_argument(
         "--speaking-rate",
         type=float,
         help="default duration scale, >1 slower (else the run's, 1): see `tts-ebm step-sizes`",
@@ -53,6 +58,7 @@ def default_knobs(args: argparse.Namespace) -> dict:
         "steps": args.steps,
         "step_size": args.step_size,
         "temperature": args.temperature,
+        "solver": args.solver,
         "speaking_rate": args.speaking_rate,
     }
     return {k: v for k, v in knobs.items() if v is not None}
@@ -68,17 +74,11 @@ def _numbers(kind: type, text: str) -> list:
 def _step_sizes(args: argparse.Namespace) -> int:
     import json
 
-    from tts_ebm.train.step_sizes import step_size_table
+    from tts_ebm.checkpoint import load_checkpoint
+    from tts_ebm.train.step_sizes import is_flow
 
-    grid = {"grid": args.grid} if args.grid else {}
-    table = step_size_table(
-        args.checkpoint, args.prepared_dir, args.steps, split=args.split, **grid
-    )
-    print(f"teacher-forced mel MSE on {args.split}: prior μ {table['prior']:.4f}")
-    print("K  " + "  ".join(f"η={eta:<7g}" for eta in table["grid"]) + "  best η")
-    for k in table["steps"]:
-        row = "  ".join(f"{table['errors'][f'{k}@{eta:g}']:<9.4f}" for eta in table["grid"])
-        print(f"{k:<3d}{row}  {table['best'][str(k)]['step_size']:g}")
+    checkpoint = load_checkpoint(args.checkpoint)
+    table = (_flow_knobs if is_flow(checkpoint) else _energy_step_sizes)(checkpoint, args)
     durations = table["durations"]
     print(
         f"predicted / recorded frames at speaking rate 1: {durations['length_ratio']:.3f}; "
@@ -89,6 +89,48 @@ def _step_sizes(args: argparse.Namespace) -> int:
         args.out.write_text(json.dumps(table, indent=2))
         print(f"wrote {args.out}")
     return 0
+
+
+def _energy_step_sizes(checkpoint, args: argparse.Namespace) -> dict:
+    from tts_ebm.train.step_sizes import step_size_table
+
+    grid = {"grid": args.grid} if args.grid else {}
+    table = step_size_table(checkpoint, args.prepared_dir, args.steps, split=args.split, **grid)
+    print(f"teacher-forced mel MSE on {args.split}: prior μ {table['prior']:.4f}")
+    print("K  " + "  ".join(f"η={eta:<7g}" for eta in table["grid"]) + "  best η")
+    for k in table["steps"]:
+        row = "  ".join(f"{table['errors'][f'{k}@{eta:g}']:<9.4f}" for eta in table["grid"])
+        print(f"{k:<3d}{row}  {table['best'][str(k)]['step_size']:g}")
+    return table
+
+
+def _flow_knobs(checkpoint, args: argparse.Namespace) -> dict:
+    """A flow decoder's table: a row per (solver, K) with its network evaluations, a column per
+    temperature τ, then the best knobs at each number of evaluations."""
+    from tts_ebm.sampling import SOLVERS
+    from tts_ebm.train.step_sizes import DEFAULT_TEMPERATURES, flow_knob_table
+
+    table = flow_knob_table(
+        checkpoint,
+        args.prepared_dir,
+        args.steps,
+        args.temperatures or DEFAULT_TEMPERATURES,
+        args.solvers,
+        split=args.split,
+    )
+    print(f"teacher-forced mel MSE on {args.split} (flow decoder): prior μ {table['prior']:.4f}")
+    print("solver    K   NFE  " + "  ".join(f"τ={tau:<7g}" for tau in table["temperatures"]))
+    for solver in table["solvers"]:
+        for k in table["steps"]:
+            errors = [table["errors"][f"{solver}/{k}@{tau:g}"] for tau in table["temperatures"]]
+            row = "  ".join(f"{e:<9.4f}" for e in errors)
+            print(f"{solver:<9s} {k:<3d} {k * SOLVERS[solver]:<4d} {row}")
+    for evaluations, best in table["best"].items():
+        print(
+            f"best at {evaluations} evaluations: {best['solver']}, {best['steps']} steps, "
+            f"τ = {best['temperature']:g} (MSE {best['mse']:.4f})"
+        )
+    return table
 
 
 def _config_choices() -> str:
@@ -149,7 +191,8 @@ def register(commands: argparse._SubParsersAction) -> None:
             "step size η of --grid and print the mel MSE to the reference: the best η per K; "
             "and the speaking rate at which the predicted durations add up to the recorded "
             "ones. Synthesise with `--steps K --step-size η --speaking-rate R`, or store them "
-            "with `tts-ebm export`."
+            "with `tts-ebm export`. A flow decoder has no η: its table is every --solvers × K × "
+            "--temperatures, and the best knobs at each number of network evaluations."
         ),
     )
     p.add_argument("checkpoint", type=Path, help="inference checkpoint or Lightning .ckpt")
@@ -161,6 +204,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--grid",
         type=lambda t: _numbers(float, t),
         help="step sizes η to try (default 0.125,0.25,0.5,1,2)",
+    )
+    p.add_argument(
+        "--temperatures",
+        type=lambda t: _numbers(float, t),
+        help="flow decoders: temperatures τ of the source to try (default 0,0.33,0.667,1)",
+    )
+    p.add_argument(
+        "--solvers",
+        type=lambda t: [s.strip() for s in t.split(",") if s.strip()],
+        default=["euler"],
+        help="flow decoders: ODE solvers to try, of euler, midpoint, heun (default euler)",
     )
     p.add_argument("--split", default="val", help="prepared split to measure on (val)")
     p.add_argument("--out", type=Path, help="also write the table as JSON here")

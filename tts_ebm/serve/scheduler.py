@@ -237,7 +237,7 @@ class Scheduler:
     def _acoustic_batch(self, jobs: list[Job], options: SynthesisOptions) -> None:
         synth = jobs[0].synth
         try:
-            results = synth._acoustic([j.sentences[j.next_sentence] for j in jobs], options)
+            results = synth.acoustic([j.sentences[j.next_sentence] for j in jobs], options)
         except ValueError as exc:
             if len(jobs) > 1:  # find the one that failed; the others go on
                 for job in jobs:
@@ -256,7 +256,7 @@ class Scheduler:
                 return
             job.current = job.mels.popleft()
             first = job.current.sentence.index == 0
-            job.vocoding = job.synth._vocode(job.current, first_in_text=first)
+            job.vocoding = job.synth.vocode(job.current, first_in_text=first)
         try:
             wave = next(job.vocoding, None)
         except ValueError as exc:

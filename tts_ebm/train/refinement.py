@@ -8,7 +8,7 @@ finished checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor
@@ -55,18 +55,42 @@ def refined_errors(
     return errors
 
 
-def refinement_errors(
+def flow_errors(
+    field: VectorField,
+    mu: Tensor,
+    y_ref: Tensor,
+    mask: Tensor,
+    steps: Sequence[int],
+    temperatures: Sequence[float],
+    solvers: Sequence[str],
+    seed: int = 0,
+) -> dict[tuple[str, int, float], Tensor]:
+    """Masked MSE to ``y_ref`` of a flow decoder's output for every (solver, K, τ), K > 0, and of
+    μ keyed ("", 0, 0.0). Every (solver, K) starts from the same draw x₀ = μ + τε for a given τ
+    (seeded), so they differ only in how they integrate; with τ > 0 the error also holds the
+    sample's spread around the mean, which is what a temperature trades."""
+    errors = {("", 0, 0.0): masked_mse(mu, y_ref, mask)}
+    for tau in temperatures:
+        noise = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed))
+        start = (mu + tau * noise.to(mu)) * mask
+        for solver in solvers:
+            for k in sorted(set(steps) - {0}):
+                out = refine(field, mu, mask, RefineConfig(steps=k, solver=solver), y0=start)
+                errors[(solver, k, float(tau))] = masked_mse(out, y_ref, mask)
+    return errors
+
+
+def pooled_errors(
     model: EBMTTS,
     batches: Iterable[Batch],
-    steps: Sequence[int],
-    step_sizes: Sequence[float],
-) -> dict[tuple[int, float], float]:
-    """:func:`refined_errors` pooled over batches, μ aligned to each reference.
+    errors_of: Callable[[Tensor, Tensor, Tensor], dict[tuple, Tensor]],
+) -> dict[tuple, float]:
+    """``errors_of(μ, Y⁺, mask)`` pooled over batches, μ aligned to each reference.
 
     Errors are pooled over elements (sum of squares / number of elements), so batches of
     different sizes weigh by their frames, as one big batch would.
     """
-    totals: dict[tuple[int, float], float] = {}
+    totals: dict[tuple, float] = {}
     elements = 0.0
     for batch in batches:
         with torch.no_grad():
@@ -76,7 +100,20 @@ def refinement_errors(
         mask = aligned.frame_mask
         count = float(mask.sum()) * aligned.mu.shape[1]
         elements += count
-        errors = refined_errors(model.energy, aligned.mu, batch.mel, mask, steps, step_sizes)
-        for key, error in errors.items():
+        for key, error in errors_of(aligned.mu, batch.mel, mask).items():
             totals[key] = totals.get(key, 0.0) + float(error) * count
     return {key: total / elements for key, total in totals.items()}
+
+
+def refinement_errors(
+    model: EBMTTS,
+    batches: Iterable[Batch],
+    steps: Sequence[int],
+    step_sizes: Sequence[float],
+) -> dict[tuple[int, float], float]:
+    """:func:`refined_errors` pooled over batches (:func:`pooled_errors`)."""
+    return pooled_errors(
+        model,
+        batches,
+        lambda mu, y_ref, mask: refined_errors(model.energy, mu, y_ref, mask, steps, step_sizes),
+    )

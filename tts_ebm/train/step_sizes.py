@@ -4,7 +4,9 @@ How far one step should go depends on the criterion, the energy form and K itsel
 wants a smaller η), so a comparison of criteria "each at its best step size" and a user exporting
 a model both need the same measurement: the masked mel MSE to the reference of μ refined by K
 steps of each η in a grid, μ aligned to the reference (so durations play no part), on a prepared
-split. A flow decoder's Euler steps have no η: its rows are the same for every η.
+split. A flow decoder has no η: :func:`flow_knob_table` chooses its knobs the same way — the
+temperature τ of its source and its ODE solver — and ranks them by network evaluations, since a
+second-order solver step costs two.
 
 The same split also calibrates the durations: the duration predictor is trained on log-frames
 (so it predicts a geometric mean) and inverted by ``ceil`` (a perfect prediction returns the
@@ -20,14 +22,16 @@ from pathlib import Path
 
 import torch
 
-from tts_ebm.checkpoint import load_checkpoint
+from tts_ebm.checkpoint import InferenceCheckpoint, load_checkpoint
 from tts_ebm.model import predict_durations
-from tts_ebm.sampling import SPEAKING_RATES
+from tts_ebm.model.flow import VectorField
+from tts_ebm.sampling import SOLVERS, SPEAKING_RATES, RefineConfig
 from tts_ebm.text import TextFrontend
 from tts_ebm.train.data import Batch, PreparedDataset, collate
-from tts_ebm.train.refinement import refinement_errors
+from tts_ebm.train.refinement import flow_errors, pooled_errors, refinement_errors
 
 DEFAULT_GRID = (0.125, 0.25, 0.5, 1.0, 2.0)
+DEFAULT_TEMPERATURES = (0.0, 0.33, 0.667, 1.0)
 
 
 def prepared_batches(
@@ -45,7 +49,7 @@ def prepared_batches(
 
 
 def step_size_table(
-    checkpoint_path: str | Path,
+    checkpoint: str | Path | InferenceCheckpoint,
     prepared_dir: str | Path,
     steps: Sequence[int],
     grid: Sequence[float] = DEFAULT_GRID,
@@ -59,7 +63,7 @@ def step_size_table(
     if not grid or min(grid) <= 0:
         raise ValueError(f"step sizes must be > 0, got {list(grid)}")
     steps, grid = sorted(set(steps)), sorted(set(grid))
-    checkpoint = load_checkpoint(checkpoint_path)
+    checkpoint = _loaded(checkpoint)
     batches = prepared_batches(checkpoint, prepared_dir, split)
     errors = refinement_errors(checkpoint.model.eval(), batches, steps, grid)
     prior = errors.pop((0, 0.0))
@@ -75,6 +79,65 @@ def step_size_table(
         "best": best,
         "durations": matched_speaking_rate(checkpoint, batches),
     }
+
+
+def flow_knob_table(
+    checkpoint: str | Path | InferenceCheckpoint,
+    prepared_dir: str | Path,
+    steps: Sequence[int],
+    temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
+    solvers: Sequence[str] = ("euler",),
+    split: str = "val",
+) -> dict:
+    """A flow decoder's teacher-forced errors for every (solver, K, τ):
+    ``{"prior": mse, "errors": {"solver/K@τ": mse}, "best": {"NFE": {"solver", "steps",
+    "temperature", "mse"}}, "durations": ...}``; ``best`` is keyed by network evaluations (K for
+    Euler, 2K for midpoint and Heun), the unit in which flows and energies compare."""
+    if not steps or min(steps) < 1:
+        raise ValueError(f"step counts must be >= 1, got {list(steps)}")
+    if not temperatures or min(temperatures) < 0:
+        raise ValueError(f"temperatures must be >= 0, got {list(temperatures)}")
+    unknown = sorted(set(solvers) - set(SOLVERS))
+    if not solvers or unknown:
+        raise ValueError(f"unknown solver(s) {unknown}; choose from {', '.join(SOLVERS)}")
+    steps, temperatures = sorted(set(steps)), sorted(set(temperatures))
+    solvers = [s for s in SOLVERS if s in solvers]
+    checkpoint = _loaded(checkpoint)
+    model = checkpoint.model.eval()
+    if not is_flow(checkpoint):
+        raise ValueError("not a flow decoder: an energy's knobs are its step sizes")
+    batches = prepared_batches(checkpoint, prepared_dir, split)
+    errors = pooled_errors(
+        model,
+        batches,
+        lambda mu, y_ref, mask: flow_errors(
+            model.energy, mu, y_ref, mask, steps, temperatures, solvers
+        ),
+    )
+    prior = errors.pop(("", 0, 0.0))
+    best: dict[str, dict] = {}
+    for (solver, k, tau), mse in sorted(errors.items(), key=lambda item: item[1]):
+        evaluations = str(RefineConfig(steps=k, solver=solver).network_evaluations(flow=True))
+        best.setdefault(evaluations, {"solver": solver, "steps": k, "temperature": tau, "mse": mse})
+    return {
+        "steps": steps,
+        "temperatures": temperatures,
+        "solvers": solvers,
+        "prior": prior,
+        "errors": {f"{s}/{k}@{tau:g}": value for (s, k, tau), value in sorted(errors.items())},
+        "best": dict(sorted(best.items(), key=lambda item: int(item[0]))),
+        "durations": matched_speaking_rate(checkpoint, batches),
+    }
+
+
+def is_flow(checkpoint: InferenceCheckpoint) -> bool:
+    return isinstance(checkpoint.model.energy, VectorField)
+
+
+def _loaded(checkpoint: str | Path | InferenceCheckpoint) -> InferenceCheckpoint:
+    return (
+        checkpoint if isinstance(checkpoint, InferenceCheckpoint) else load_checkpoint(checkpoint)
+    )
 
 
 def matched_speaking_rate(checkpoint, batches: Sequence[Batch]) -> dict:
