@@ -354,3 +354,18 @@ def write_json(path: str | Path, data: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
+
+
+def synthetic_inputs(batch: int, frames: int, n_mels: int = 80, seed: int = 0):
+    """μ piecewise constant (phoneme-level, as the encoder's), Y⁺ varying within phonemes, lengths
+    from half the window to all of it: the shapes a criterion trains on."""
+    from tts_ebm.objectives import ObjectiveInputs
+
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.linspace(frames // 2, frames, batch).long()
+    mask = (torch.arange(frames)[None, :] < lengths[:, None]).float().unsqueeze(1)
+    mu = torch.randn(batch, n_mels, -(-frames // 4), generator=generator).repeat_interleave(4, -1)
+    mu = mu[..., :frames] * mask
+    y_ref = (mu + 0.5 * torch.randn(mu.shape, generator=generator)) * mask
+    ids = [f"utt{i}" for i in range(batch)]
+    return ObjectiveInputs(y_ref=y_ref, mu=mu, mask=mask, utterance_ids=ids)

@@ -31,22 +31,17 @@ def worker(size: str, name: str, batch: int, frames: int, steps: int, threads: i
     """Build, warm up with one step, time ``steps`` steps; report seconds and peak memory."""
     import torch
 
+    from tts_ebm.benchmarks.common import synthetic_inputs
     from tts_ebm.model.energy import EnergyConfig, EnergyNetwork
-    from tts_ebm.objectives import ObjectiveInputs, build_objective
+    from tts_ebm.objectives import build_objective
     from tts_ebm.train.run import compose_config
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     config = EnergyConfig.tiny() if size == "tiny" else EnergyConfig()
     net = EnergyNetwork(config)
-    lengths = torch.linspace(frames // 2, frames, batch).long()
-    mask = (torch.arange(frames)[None, :] < lengths[:, None]).float().unsqueeze(1)
-    # μ is piecewise constant (phoneme-level) like the encoder's; Y⁺ varies within phonemes.
-    mu = torch.randn(batch, config.n_mels, -(-frames // 4)).repeat_interleave(4, -1)
-    mu = mu[..., :frames] * mask
-    y_ref = (mu + 0.5 * torch.randn_like(mu)) * mask
-    ids = [f"utt{i}" for i in range(batch)]
-    inputs = ObjectiveInputs(y_ref=y_ref, mu=mu, mask=mask, utterance_ids=ids)
+    inputs = synthetic_inputs(batch, frames, config.n_mels)
+    y_ref, mu, mask = inputs.y_ref, inputs.mu, inputs.mask
 
     if name == "forward":
 

@@ -219,6 +219,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 # command name, module under tts_ebm.benchmarks, one line of help.
 STUDIES = (
     ("criteria-cost", "criteria_cost", "seconds and memory of a training step of each criterion"),
+    ("training-levers", "training_levers", "bf16, torch.compile, fused AdamW on a training step"),
     ("criteria-quality", "criteria_quality", "toy refinement error of each criterion"),
     ("sance-intervals", "sance_intervals", "self-adapting NCE at several noise-update intervals"),
     ("gpu", "gpu", "the synthesis and training benchmarks on CUDA, merged into one JSON"),
