@@ -25,6 +25,7 @@ OPTIM = Record(
         "warmup_steps": Int(0),
         "schedule": Str(("cosine", "constant")),
         "min_lr_ratio": Float(0.0, 1.0),
+        "fused": Bool(),
     },
     frozenset({"lr"}),
     closed=False,
@@ -45,6 +46,7 @@ TRAINER = Record(
         "log_every_steps": _STEPS,
         "val_media": Int(0, 64),
         "vocoder": Str(),
+        "ema_decay": Float(0.0, 0.99999),  # 1 would never move
         "optim": OPTIM,
     },
     frozenset({"max_steps", "optim"}),

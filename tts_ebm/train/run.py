@@ -189,7 +189,7 @@ def train(overrides: list[str]) -> Path:
     _write_config(run_dir, config)
 
     from tts_ebm.train.module import EBMTTSModule
-    from tts_ebm.train.trainer import build_datamodule, build_trainer
+    from tts_ebm.train.trainer import averaged_for_export, build_datamodule, build_trainer
 
     module = EBMTTSModule(config)
     if config.get("init_from") and not ckpt_path:
@@ -210,6 +210,7 @@ def train(overrides: list[str]) -> Path:
         # Lightning's own handler, in the moment before ours is installed: a SystemExit(0).
         raise _stopped(trainer, run_dir, signal.SIGTERM) from None
     check_finished(trainer, module, run_dir)
+    averaged_for_export(trainer, module)
     return export_from_module(module, run_dir / "model.safetensors", trainer.global_step)
 
 

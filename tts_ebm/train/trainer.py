@@ -7,7 +7,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import EMAWeightAveraging, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from torch.utils.data import DataLoader
@@ -73,6 +73,29 @@ def build_datamodule(config: dict, prepared_dir: Path) -> PreparedDataModule:
     return PreparedDataModule(config, prepared_dir)
 
 
+class WeightAverage(EMAWeightAveraging):
+    """An exponential moving average of the weights (``trainer.ema_decay``), updated after every
+    optimiser step.
+
+    With it every checkpoint is a fair model of its budget under a constant learning rate: its
+    ``state_dict`` (what export, ``init_from`` and evaluation read) holds the average, and
+    ``current_model_state`` the raw weights a resumed run continues from. Validation runs on the
+    average.
+    """
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Leave the raw weights in the module, unlike Lightning: the checkpoint written at the
+        end then still holds them, so the run can be resumed to a larger budget; the export
+        takes the average through :func:`averaged_for_export`."""
+
+
+def averaged_for_export(trainer: L.Trainer, module: L.LightningModule) -> None:
+    """Put the weight average into ``module`` after training, where one was kept."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, WeightAverage):
+            callback._copy_average_to_current(module)
+
+
 def build_trainer(config: dict, run_dir: Path) -> L.Trainer:
     # Lightning's advice for manual optimisation does not apply: checkpoints are written after
     # the step on purpose (the resumed run continues from the updated weights).
@@ -98,6 +121,8 @@ def build_trainer(config: dict, run_dir: Path) -> L.Trainer:
         StepProgressBar(leave=True),
         ValidationMedia(tcfg["val_media"], tcfg["vocoder"]),
     ]
+    if tcfg.get("ema_decay"):
+        callbacks.append(WeightAverage(decay=tcfg["ema_decay"]))
     val_every = tcfg["val_every_steps"]
     try:
         return L.Trainer(
