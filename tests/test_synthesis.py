@@ -379,3 +379,17 @@ def test_a_training_checkpoint_synthesises_like_its_export(toy_checkpoint, tmp_p
     corrupt.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="not a readable training checkpoint"):
         Synthesizer.from_pretrained(corrupt, vocoder="griffin-lim")
+
+
+def test_the_speed_report_goes_to_stdout_as_it_is_when_called(monkeypatch):
+    """Not to the stream that was stdout when the module was imported (in one process running
+    several commands, e.g. the test suite, that one may be closed by now)."""
+    import io
+    import sys
+
+    from tts_ebm.commands.synthesize import _report_speed
+
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    speed = _report_speed([(2.0, 0.1, 0.4)], "griffin-lim")
+    assert "vocoder (griffin-lim)" in out.getvalue() and speed["audio_seconds"] == 2.0

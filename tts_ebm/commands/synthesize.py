@@ -88,9 +88,11 @@ def _speed(timings: list[tuple[float, float, float]]) -> dict[str, float]:
 
 
 def _report_speed(
-    timings: list[tuple[float, float, float]], vocoder: str, file: TextIO = sys.stdout
+    timings: list[tuple[float, float, float]], vocoder: str, file: TextIO | None = None
 ) -> dict[str, float]:
-    """Print the real-time factors of :func:`_speed`, and return its numbers."""
+    """Print the real-time factors of :func:`_speed` (to stdout as it is when called, not as
+    it was at import), and return its numbers."""
+    file = file or sys.stdout
     speed = _speed(timings)
     print(f"audio: {speed['audio_seconds']:.2f} s", file=file)
     print(
