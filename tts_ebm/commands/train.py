@@ -107,7 +107,7 @@ def _energy_step_sizes(checkpoint, args: argparse.Namespace) -> dict:
 def _flow_knobs(checkpoint, args: argparse.Namespace) -> dict:
     """A flow decoder's table: a row per (solver, K) with its network evaluations, a column per
     temperature τ, then the best knobs at each number of evaluations."""
-    from tts_ebm.sampling import SOLVERS
+    from tts_ebm.sampling import RefineConfig
     from tts_ebm.train.step_sizes import DEFAULT_TEMPERATURES, flow_knob_table
 
     table = flow_knob_table(
@@ -124,7 +124,8 @@ def _flow_knobs(checkpoint, args: argparse.Namespace) -> dict:
         for k in table["steps"]:
             errors = [table["errors"][f"{solver}/{k}@{tau:g}"] for tau in table["temperatures"]]
             row = "  ".join(f"{e:<9.4f}" for e in errors)
-            print(f"{solver:<9s} {k:<3d} {k * SOLVERS[solver]:<4d} {row}")
+            evaluations = RefineConfig(steps=k, solver=solver).network_evaluations(flow=True)
+            print(f"{solver:<9s} {k:<3d} {evaluations:<4d} {row}")
     for evaluations, best in table["best"].items():
         print(
             f"best at {evaluations} evaluations: {best['solver']}, {best['steps']} steps, "
