@@ -204,6 +204,37 @@ def test_recipe_speaks_the_lists_of_a_metadata_file(tmp_path: Path) -> None:
     assert sf.info(corpus / "wavs/LJ001-0031.wav").samplerate == 22050
 
 
+@pytest.mark.festival
+@needs_festival
+def test_experiment_recipe_builds_its_corpus_from_a_metadata_file(tmp_path: Path) -> None:
+    """egs/festival/run.sh reads LJSpeech's metadata.csv as recipes/festival/run.sh does."""
+    import os
+    import subprocess
+    import sys
+
+    ljspeech_metadata(tmp_path / "metadata.csv")
+    tacotron2_filelists(
+        tmp_path / "filelists", {"train": range(1, 31), "val": range(31, 36), "test": range(36, 41)}
+    )
+    script = Path(__file__).resolve().parents[1] / "egs/festival/run.sh"
+    result = subprocess.run(
+        ["bash", str(script), "--metadata", "metadata.csv", "--filelists", "filelists"]
+        + ["--exp", "exp", "--data", "corpus", "--limit", "1", "--jobs", "1"]
+        + ["--stop-stage", "0", "--test-size", "1"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "tacotron2 split" in result.stdout
+    assert len((tmp_path / "exp/data/lists/train.txt").read_text().splitlines()) == 30
+    assert (tmp_path / "corpus/train_ids.txt").read_text().split() == ["LJ001-0001"]
+    test_line = (tmp_path / "exp/data/test.txt").read_text()
+    assert test_line == "LJ001-0031|Line thirty one, said twice.\n"  # the normalised text
+
+
 def test_festival_is_given_plain_letters():
     """The normalised text keeps accents for espeak; festival's lexicon has none, so its script
     speaks the plain letters (the metadata keeps the accented normalised text)."""

@@ -34,7 +34,15 @@ from tts_ebm.cli import main as cli_main
 from tts_ebm.data import download as dl
 from tts_ebm.data import ljspeech
 from tts_ebm.data.custom import CheckOptions, check_corpus, write_clean_corpus
-from tts_ebm.recipe import HEADLINES, acoustic_rtf, collect_results, comparison_curves, summarize
+from tts_ebm.recipe import (
+    HEADLINES,
+    TrainSpeed,
+    acoustic_rtf,
+    budget_curves,
+    collect_results,
+    comparison_curves,
+    summarize,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 needs_festival = pytest.mark.skipif(
@@ -649,6 +657,52 @@ def test_comparison_figure_has_a_panel_per_metric_against_steps_and_against_rtf(
     assert _png_size(tmp_path / "comparison.png") == (width, height) == (1260, 680)
 
 
+def _learning_curve_experiment(exp: Path) -> None:
+    """delta and flow trained on to 1,000 and 2,000 steps (``--budgets``): μ once, as
+    delta@1000-k0; each budget's teacher-forced table; delta logged 0.9 s a step, flow 0.45."""
+    mcds = {"vocoded": 3.0, "delta@1000-k0": 8.0, "delta@1000-k1": 6.0, "delta@2000-k1": 5.0}
+    mcds |= {"flow@1000-k2": 7.0, "flow@2000-k2": 5.5, "flow@2000-k10": 5.2}
+    for name, mcd in mcds.items():
+        (exp / "eval" / name).mkdir(parents=True)
+        (exp / "eval" / name / "summary.json").write_text(json.dumps(_evaluate_summary(mcd, 0.3)))
+    for criterion, seconds in (("delta", 0.9), ("flow", 0.45)):
+        csv_dir = exp / "runs" / criterion / "csv/version_0"
+        csv_dir.mkdir(parents=True)
+        (csv_dir / "metrics.csv").write_text(f"step,train/step_seconds\n1,{seconds}\n2,{seconds}\n")
+    tables = {
+        "delta@1000": {"prior": 0.2, "best": {"1": {"step_size": 1.0, "mse": 0.1}}},
+        "flow@2000": {"prior": 0.2, "best": {"2": {"temperature": 0.0, "mse": 0.08}}},
+    }
+    for system, table in tables.items():
+        (exp / "runs" / system).mkdir(parents=True)
+        (exp / "runs" / system / "step_sizes.json").write_text(json.dumps(table))
+
+
+def test_learning_curves_tabulate_each_system_by_budget_with_its_training_hours(tmp_path):
+    _learning_curve_experiment(tmp_path)
+    text = summarize(tmp_path)
+    # The criterion's one run gives every budget its training speed.
+    assert _cells(text, "delta@2000-k1")["train_s_per_step"] == "0.900"
+    assert _cells(text, "flow@1000-k2")["train_s_per_step"] == "0.450"
+    section = text[text.index("## By training budget") :]
+    mcd = section[section.index("MCD (dB):") : section.index("WER (PocketSphinx):")]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in mcd.splitlines()]
+    rows = [row for row in rows if len(row) > 1 and not set(row[0]) <= {"-"}]
+    assert rows == [
+        ["system", "steps = 1000", "steps = 2000"],
+        ["delta-k1", "6.000", "5.000"],  # μ (K = 0) is a reference, not a curve
+        ["flow-k2", "7.000", "5.500"],
+        ["flow-k10", "–", "5.200"],
+    ]
+    curves = budget_curves(collect_results(tmp_path), {"delta": TrainSpeed(0.9, measured=True)})
+    assert curves["mcd_db"]["delta-k1"] == [(1000, 0.25, 6.0), (2000, 0.5, 5.0)]
+    assert curves["mcd_db"]["flow-k2"] == [(1000, None, 7.0), (2000, None, 5.5)]
+    tuned = text[text.index("## Teacher-forced") :]
+    assert re.search(r"\| delta@1000 +\| 0\.200 +\| 0\.100 +\| – +\|", tuned)
+    assert re.search(r"\| flow@2000 +\| 0\.200 +\| – +\| 0\.080 +\|", tuned)
+    assert _png_size(tmp_path / "budgets.png") == (1260, 680)
+
+
 def _png_size(path: Path) -> tuple[int, int]:
     """(width, height) of a PNG, from its header."""
     header = path.read_bytes()[16:24]
@@ -720,7 +774,9 @@ def test_festival_smoke_chain_runs_every_stage(smoke):
     assert flow.model.energy_config.form == "flow"
     tuned = json.loads((exp / "runs/delta/step_sizes.json").read_text())
     assert tuned["grid"] == [0.5, 1.0] and set(tuned["best"]) == {"1"}
-    assert not (exp / "runs/flow/step_sizes.json").exists()  # Euler steps have no η
+    # The flow is tuned alike: its temperature τ per number of Euler steps.
+    flow_tuned = json.loads((exp / "runs/flow/step_sizes.json").read_text())
+    assert set(flow_tuned["best"]) == {"1"} and "temperature" in flow_tuned["best"]["1"]
     manifest = json.loads((exp / "listening/mushra/test.json").read_text())
     assert set(manifest["systems"]) >= {"delta", "flow", "vocoded"}
     assert len(list((exp / "synth/vocoded").glob("*.wav"))) == 3
@@ -798,11 +854,20 @@ def _ljspeech_chain(
 @pytest.mark.festival
 @needs_festival
 def test_ljspeech_chain_on_an_ljspeech_shaped_folder(smoke, tmp_path):
-    """Also the comparison's shared prior: the smoke's delta encoder, frozen, under a new energy."""
+    """Also the comparison's shared prior: the smoke's delta encoder, frozen, under a new energy,
+    and a learning curve: one run trained on to 5 and then 10 steps, each budget a system."""
     prior = smoke[0] / "runs/delta/model.safetensors"
-    exp, result = _ljspeech_chain(smoke, tmp_path, "delta", "--prior", str(prior))
+    exp, result = _ljspeech_chain(
+        smoke, tmp_path, "delta", "--prior", str(prior), "--budgets", "5 10"
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    runs = (prior, exp / "runs/delta/model.safetensors")
+    assert "resume: from" in (exp / "logs/train-delta@10.log").read_text()
+    budgets = [
+        load_inference_checkpoint(exp / f"runs/delta@{b}/model.safetensors") for b in (5, 10)
+    ]
+    energies = [b.model.energy.state_dict() for b in budgets]
+    assert any(not torch.equal(energies[0][name], t) for name, t in energies[1].items())
+    runs = (prior, exp / "runs/delta@10/model.safetensors")
     shared, trained = (load_inference_checkpoint(path).model for path in runs)
     for name, tensor in shared.encoder.state_dict().items():
         assert torch.equal(trained.encoder.state_dict()[name], tensor), name
@@ -811,7 +876,7 @@ def test_ljspeech_chain_on_an_ljspeech_shaped_folder(smoke, tmp_path):
     assert stats[0] == stats[1]
     prepared = json.loads((exp / "prepared/stats.json").read_text())
     assert prepared["mel_mean"] != stats[0].mean
-    log = (exp / "logs/train-delta.log").read_text()
+    log = (exp / "logs/train-delta@5.log").read_text()
     n_energy = len(shared.energy.state_dict())
     assert re.search(rf"tensors loaded, {n_energy} start fresh \(energy\.", log)
     assert "FELL BACK to a seeded random split" in result.stdout  # offline: said, not hidden
@@ -821,7 +886,9 @@ def test_ljspeech_chain_on_an_ljspeech_shaped_folder(smoke, tmp_path):
     prepared = (exp / "prepared/train.jsonl").read_text() + (exp / "prepared/val.jsonl").read_text()
     assert test_ids and not any(i in prepared for i in test_ids)  # test never trained on
     summary = (exp / "summary.md").read_text()
-    assert re.search(r"\| delta-k1 +\| 1 +\| \d", summary)
+    for system in ("delta@5-k0", "delta@5-k1", "delta@10-k1"):
+        assert re.search(rf"\| {system} +\| 1 +\| \d", summary), system
+    assert "## By training budget" in summary and (exp / "budgets.png").is_file()
     assert (exp / "listening/mushra/test.json").is_file()
 
 

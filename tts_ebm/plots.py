@@ -62,10 +62,14 @@ def energy_figure(energies: np.ndarray):
     return figure
 
 
+STEPS_AXES = ("steps K (0 = the prior μ)", "acoustic model RTF")
+
+
 def comparison_figure(
     curves: dict[str, dict[str, list[tuple[int, float | None, float]]]],
     labels: dict[str, str],
     references: dict[str, dict[str, float]],
+    axes_labels: tuple[str, str] = STEPS_AXES,
 ):
     """Systems side by side: one column per metric, quality against refinement steps K (top
     row; K = 0, the prior μ, at the left) and, when timed, against the acoustic model's
@@ -73,6 +77,8 @@ def comparison_figure(
 
     ``curves`` maps a metric to {line label: [(K, RTF or None, value), ...] in K order};
     ``references`` maps a name (``vocoded``, ...) to its metrics, drawn as horizontal lines.
+    Any count against any cost draws the same way (``axes_labels``: learning curves give
+    training steps and training hours).
     """
     plt = _pyplot()
     points = [p for lines in curves.values() for line in lines.values() for p in line]
@@ -96,11 +102,11 @@ def comparison_figure(
             axis.grid(alpha=0.3)
         axes[0, column].set_xscale("symlog", linthresh=1)
         axes[0, column].set_xticks(steps, [str(k) for k in steps])
-        axes[0, column].set_xlabel("steps K (0 = the prior μ)")
+        axes[0, column].set_xlabel(axes_labels[0])
         if timed:
             axes[1, column].set_xscale("log")
             axes[1, column].xaxis.set_minor_formatter(plt.NullFormatter())
-            axes[1, column].set_xlabel("acoustic model RTF")
+            axes[1, column].set_xlabel(axes_labels[1])
     handles: dict = {}  # one legend for all panels: a reference may be missing from the first
     for axis in axes[0]:
         for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):

@@ -4,9 +4,11 @@ An experiment folder (``egs/*/run.sh --exp EXP``) holds ``eval/SYSTEM/summary.js
 ``tts-ebm evaluate`` (systems are ``CRITERION-kSTEPS`` and ``vocoded``), ``timings.tsv``
 (``stage<TAB>seconds<TAB>finished at``, one line per run of a stage, appended by the script),
 ``synth/SYSTEM/timing.json`` from ``tts-ebm synthesize --file`` and the training runs
-``runs/CRITERION/``. This module reads them and writes ``summary.md``, ``summary.json`` and the
-figure ``comparison.png`` beside them, so results of different machines and settings can be
-compared without re-running anything.
+``runs/CRITERION/``. A learning curve (``--budgets``) names its systems ``CRITERION@B-kK``: the
+model of ``runs/CRITERION`` at B training steps, kept in ``runs/CRITERION@B`` with its
+teacher-forced errors (``step_sizes.json``). This module reads them and writes ``summary.md``,
+``summary.json`` and the figures ``comparison.png`` (and ``budgets.png``) beside them, so
+results of different machines and settings can be compared without re-running anything.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ TIMINGS = "timings.tsv"
 FIGURE = "comparison.png"
 STEP_SECONDS = "train/step_seconds"  # logged by tts_ebm.train.module
 _SYSTEM_RE = re.compile(r"(?P<criterion>.+)-k(?P<steps>\d+)")
+_BUDGET_RE = re.compile(r"(?P<criterion>.+)@(?P<budget>\d+)")
+BUDGET_FIGURE = "budgets.png"
+TUNED = "step_sizes.json"  # tts-ebm step-sizes: teacher-forced errors at every K
 # The comparison figure's panels, in order, with their axis labels (those the results have).
 HEADLINES = {
     "mcd_db": "MCD (dB)",
@@ -91,6 +96,12 @@ def system_steps(name: str) -> tuple[str, int] | None:
     """``(criterion, K)`` of a ``CRITERION-kK`` system; None for ``vocoded`` and ``recordings``."""
     match = _SYSTEM_RE.fullmatch(name)
     return (match["criterion"], int(match["steps"])) if match else None
+
+
+def criterion_budget(criterion: str) -> tuple[str, int | None]:
+    """``("delta", 1500)`` of a learning curve's ``delta@1500``; ``(criterion, None)`` else."""
+    match = _BUDGET_RE.fullmatch(criterion)
+    return (match["criterion"], int(match["budget"])) if match else (criterion, None)
 
 
 def _natural_key(name: str) -> list:
@@ -202,7 +213,7 @@ def benchmark_rtfs(exp_dir: Path, results: list[SystemResult]) -> tuple[dict[str
     rtfs = {}
     for result in results:
         if parsed := system_steps(result.name):
-            key = ("euler" if parsed[0] == FLOW else "ebm", parsed[1])
+            key = ("euler" if criterion_budget(parsed[0])[0] == FLOW else "ebm", parsed[1])
             if key in timed:
                 rtfs[result.name] = float(timed[key])
     return rtfs, batch
@@ -288,8 +299,11 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 def training_speeds(
     exp_dir: Path, results: list[SystemResult], timing_lines: list[tuple[str, float]]
 ) -> dict[str, TrainSpeed]:
-    """:func:`train_speed` of every criterion that has a system in ``results``."""
-    criteria = dict.fromkeys(parsed[0] for r in results if (parsed := system_steps(r.name)))
+    """:func:`train_speed` of every criterion that has a system in ``results`` (a learning
+    curve's ``CRITERION@B``: its one run's)."""
+    criteria = dict.fromkeys(
+        criterion_budget(parsed[0])[0] for r in results if (parsed := system_steps(r.name))
+    )
     speeds = {c: train_speed(exp_dir, c, timing_lines) for c in criteria}
     return {c: speed for c, speed in speeds.items() if speed is not None}
 
@@ -300,8 +314,9 @@ def system_costs(
     """The acoustic RTF of a system and ``train_s_per_step`` of its criterion, when known."""
     costs = {times.column: times.rtfs[name]} if name in times.rtfs else {}
     parsed = system_steps(name)
-    if parsed and parsed[0] in speeds:
-        costs["train_s_per_step"] = speeds[parsed[0]].seconds
+    criterion = criterion_budget(parsed[0])[0] if parsed else None
+    if criterion in speeds:
+        costs["train_s_per_step"] = speeds[criterion].seconds
     return costs
 
 
@@ -318,7 +333,7 @@ def _metrics_table(
     estimated = {criterion for criterion, speed in speeds.items() if not speed.measured}
     rows = []
     for r in results:
-        mark = "†" if (system_steps(r.name) or ("",))[0] in estimated else ""
+        mark = "†" if criterion_budget((system_steps(r.name) or ("",))[0])[0] in estimated else ""
         row = [r.name, "–" if r.count is None else str(r.count)]
         row += [_fmt(r.metrics.get(c)) for c in columns]
         row += [
@@ -360,9 +375,56 @@ def comparison_curves(
     return curves
 
 
-def steps_tables(curves: dict[str, dict[str, list[tuple[int, float | None, float]]]]) -> list[str]:
+def budget_curves(
+    results: list[SystemResult], speeds: dict[str, TrainSpeed]
+) -> dict[str, dict[str, list[tuple[int, float | None, float]]]]:
+    """``{metric: {"CRITERION-kK": [(B, training hours, value), ...]}}``: the headline metrics
+    of a learning curve's ``CRITERION@B-kK`` systems against the budget B, the hours being
+    B x the run's seconds per step (one thread). K = 0 (μ, the same at every budget under a
+    frozen prior) is a reference, not a curve."""
+    curves: dict[str, dict[str, list[tuple[int, float | None, float]]]] = {}
+    for result in results:
+        parsed = system_steps(result.name)
+        criterion, budget = criterion_budget(parsed[0]) if parsed else ("", None)
+        if budget is None or not parsed[1]:
+            continue
+        speed = speeds.get(criterion)
+        hours = speed.seconds * budget / 3600 if speed else None
+        for metric in HEADLINES:
+            if metric in result.metrics:
+                line = curves.setdefault(metric, {}).setdefault(f"{criterion}-k{parsed[1]}", [])
+                line.append((budget, hours, result.metrics[metric]))
+    for lines in curves.values():
+        for line in lines.values():
+            line.sort()
+    return curves
+
+
+def teacher_forced_table(exp_dir: Path) -> list[str]:
+    """A row per ``runs/SYSTEM/step_sizes.json``: the teacher-forced validation error of μ and
+    of each K at its best knob (η, or the flow's τ), the table the knobs were chosen on."""
+    tables = {p.parent.name: _read_json(p) for p in sorted((exp_dir / RUNS_DIR).glob(f"*/{TUNED}"))}
+    errors = {
+        name: {0: t.get("prior"), **{int(k): v.get("mse") for k, v in t.get("best", {}).items()}}
+        for name, t in tables.items()
+    }
+    columns = sorted({k for row in errors.values() for k in row})
+    rows = [
+        [name, *(_fmt(row.get(k)) for k in columns)]
+        for name, row in sorted(errors.items(), key=lambda item: _natural_key(item[0]))
+    ]
+    header = ["system", *("μ" if k == 0 else f"K = {k}" for k in columns)]
+    return [markdown_table(header, rows)] if rows else []
+
+
+def steps_tables(
+    curves: dict[str, dict[str, list[tuple[int, float | None, float]]]],
+    row: str = "criterion",
+    column: str = "K",
+) -> list[str]:
     """One table per headline metric of :func:`comparison_curves`: a row per criterion, a
-    column per step count K (0: the prior μ), so each criterion's best K reads along its row."""
+    column per step count K (0: the prior μ), so each criterion's best K reads along its row
+    (and of :func:`budget_curves`: a column per budget)."""
     lines: list[str] = []
     for metric, by_criterion in curves.items():
         columns = sorted({k for line in by_criterion.values() for k, _, _ in line})
@@ -370,7 +432,7 @@ def steps_tables(curves: dict[str, dict[str, list[tuple[int, float | None, float
         for criterion, line in by_criterion.items():
             values = {k: value for k, _, value in line}
             rows.append([criterion, *(_fmt(values.get(k)) for k in columns)])
-        header = ["criterion", *(f"K = {k}" for k in columns)]
+        header = [row, *(f"{column} = {k}" for k in columns)]
         lines += ["", f"{HEADLINES[metric]}:", "", markdown_table(header, rows)]
     return lines
 
@@ -379,15 +441,22 @@ def write_comparison(
     exp_dir: Path,
     results: list[SystemResult],
     curves: dict[str, dict[str, list[tuple[int, float | None, float]]]],
+    figure: str = FIGURE,
 ) -> Path:
     """``EXP/comparison.png`` of :func:`comparison_curves` (see
-    :func:`tts_ebm.plots.comparison_figure`), with the systems that have no K as references."""
+    :func:`tts_ebm.plots.comparison_figure`), with the systems that have no K as references;
+    ``EXP/budgets.png`` of :func:`budget_curves`, with μ (K = 0) among them."""
     from tts_ebm import plots
 
     references = {r.name: r.metrics for r in results if system_steps(r.name) is None}
+    axes = plots.STEPS_AXES
+    if figure == BUDGET_FIGURE:
+        axes = ("training steps", "training hours (one thread)")
+        priors = [r for r in results if (system_steps(r.name) or ("", 1))[1] == 0]
+        references |= {"μ (K = 0)": priors[0].metrics} if priors else {}
     labels = {metric: HEADLINES[metric] for metric in curves}
-    plots.save(plots.comparison_figure(curves, labels, references), exp_dir / FIGURE)
-    return exp_dir / FIGURE
+    plots.save(plots.comparison_figure(curves, labels, references, axes), exp_dir / figure)
+    return exp_dir / figure
 
 
 def summarize(exp_dir: Path) -> str:
@@ -413,8 +482,14 @@ def summarize(exp_dir: Path) -> str:
             write_comparison(exp_dir, results, curves)
             parts += ["", "## By steps", *steps_tables(curves)]
             parts += ["", f"Quality against steps and against acoustic RTF: {FIGURE}"]
+        if budgets := budget_curves(results, speeds):
+            write_comparison(exp_dir, results, budgets, BUDGET_FIGURE)
+            parts += ["", "## By training budget", *steps_tables(budgets, "system", "steps")]
+            parts += ["", f"Quality against training steps and hours: {BUDGET_FIGURE}"]
     else:
         parts += ["", f"no evaluation results yet ({exp_dir / EVAL_DIR}/*/summary.json)"]
+    if tuned := teacher_forced_table(exp_dir):
+        parts += ["", "## Teacher-forced validation error at the best knob per K", "", *tuned]
     if timings:
         rows = [[stage, _seconds(seconds)] for stage, seconds in timings.items()]
         # Numbered stages only: a stage's units (train-CRITERION, ...) are inside its time.

@@ -45,6 +45,7 @@ pipeline_defaults() {
   energy_form=""
   flow_steps="1 2 4 10"
   step_size_grid=""
+  budgets=""
 }
 
 pipeline_usage() {
@@ -58,6 +59,11 @@ Pipeline options:
   --criteria "A B ..."         objectives to train (default: "${criteria}")
   --model NAME                 model config: default, small, tiny (default ${model})
   --max-steps N                training steps per criterion (default ${max_steps})
+  --budgets "B1 B2 ..."        learning curves: each criterion trains on to B1, B2, ... steps
+                               (one run, resumed; ascending) and every later stage treats
+                               CRITERION@B (runs/CRITERION@B: the model at B steps) as a system;
+                               pair with a schedule whose checkpoints are fair models, e.g.
+                               --train-args "trainer.optim.schedule=constant trainer.ema_decay=0.999"
   --gpus N                     0 = CPU; N >= 1 GPUs, N > 1 with DDP (default ${gpus})
   --batch-size N               training batch size (default: the config's)
   --train-args "K=V ..."       more Hydra overrides for tts-ebm train
@@ -103,6 +109,7 @@ pipeline_option() {
     --parallel) parallel="$2" ;;
     --flow-steps) flow_steps="$2" ;;
     --step-size-grid) step_size_grid="$2" ;;
+    --budgets) budgets="$2" ;;
     --frontend) frontend="$2" ;;
     --jobs) jobs="$2" ;;
     --prepared) prepared="$2" ;;
@@ -206,11 +213,12 @@ stage_statistics() {
   tail -n 2 "${exp}/logs/prepare.log"
 }
 
+# train_overrides STEPS: the overrides every training run shares, to STEPS steps.
 train_overrides() {
   overrides=(
     "data.prepared_dir=${prepared}"
     "model=${model}"
-    "trainer.max_steps=${max_steps}"
+    "trainer.max_steps=$1"
     resume=true
   )
   if ((gpus > 0)); then
@@ -237,14 +245,44 @@ criterion_overrides() {
   fi
 }
 
-# train_one CRIT: one training run (resumed when interrupted), timed into timings.tsv.
+# train_one CRIT [BUDGET]: CRIT's training run (resumed when interrupted) to --max-steps, or on
+# to BUDGET steps with its model copied to runs/CRIT@BUDGET; timed into timings.tsv.
 train_one() {
-  local crit="$1" start=${SECONDS} crit_overrides
+  local crit="$1" budget="${2:-}" start=${SECONDS} crit_overrides overrides name="train-$1"
   criterion_overrides "${crit}"
-  run_logged "${exp}/logs/train-${crit}.log" \
-    tts train "${crit_overrides[@]}" "${overrides[@]}"
-  printf '%s\t%s\t%s\n' "train-${crit}" "$((SECONDS - start))" "$(date +%FT%T)" \
-    >>"${exp}/timings.tsv"
+  train_overrides "${budget:-${max_steps}}"
+  [[ -n ${budget} ]] && name+="@${budget}"
+  run_logged "${exp}/logs/${name}.log" tts train "${crit_overrides[@]}" "${overrides[@]}"
+  if [[ -n ${budget} ]]; then
+    mkdir -p "${exp}/runs/${crit}@${budget}"
+    cp "${exp}/runs/${crit}/model.safetensors" "${exp}/runs/${crit}@${budget}/"
+  fi
+  printf '%s\t%s\t%s\n' "${name}" "$((SECONDS - start))" "$(date +%FT%T)" >>"${exp}/timings.tsv"
+}
+
+# train_criterion CRIT: its one run to --max-steps, or through every --budgets in turn.
+train_criterion() {
+  local crit="$1" budget
+  if [[ -z ${budgets} ]]; then
+    once "train-${crit}" train_one "${crit}"
+    return 0
+  fi
+  for budget in ${budgets}; do
+    once "train-${crit}@${budget}" train_one "${crit}" "${budget}"
+  done
+}
+
+# systems: the trained systems of stages 3-7, one per line: each criterion, or with --budgets
+# CRITERION@B for every budget B (its model in runs/CRITERION@B).
+systems() {
+  local crit budget
+  for crit in ${criteria}; do
+    if [[ -z ${budgets} ]]; then
+      echo "${crit}"
+    else
+      for budget in ${budgets}; do echo "${crit}@${budget}"; done
+    fi
+  done
 }
 
 # wait_for_slot N: wait until fewer than N background trainings run; a failed one stops all.
@@ -255,29 +293,29 @@ wait_for_slot() {
 }
 
 stage_train() {
-  local crit overrides threads
-  train_overrides
+  local crit threads
   threads=$(((${jobs} > 0 ? ${jobs} : $(nproc)) / parallel))
   ((threads < 1)) && threads=1
   for crit in ${criteria}; do
     if ((parallel > 1)); then
       wait_for_slot "${parallel}"
-      OMP_NUM_THREADS=${threads} once "train-${crit}" train_one "${crit}" &
+      OMP_NUM_THREADS=${threads} train_criterion "${crit}" &
     else
-      once "train-${crit}" train_one "${crit}"
+      train_criterion "${crit}"
     fi
   done
   wait_for_slot 1
 }
 
-# synth_steps CRIT: the step counts CRIT is synthesised at. The flow decoder takes Euler steps;
-# under a shared prior K = 0 (μ itself) is the same for every system, so only the first has it.
+# synth_steps SYSTEM: the step counts SYSTEM is synthesised at. The flow decoder takes Euler
+# steps; under a shared prior K = 0 (μ itself) is the same for every system, so only the first
+# has it.
 synth_steps() {
-  local crit="$1" first
-  read -r first _ <<<"${criteria}"
-  if [[ ${crit} == flow ]]; then
+  local system="$1" first
+  first="$(systems | head -n 1)"
+  if [[ ${system%@*} == flow ]]; then
     echo "${flow_steps}"
-  elif [[ -n ${prior} && ${crit} != "${first}" ]]; then
+  elif [[ -n ${prior} && ${system} != "${first}" ]]; then
     echo "${steps_list}" | tr ' ' '\n' | grep -vx 0 | tr '\n' ' '
   else
     echo "${steps_list}"
@@ -290,25 +328,29 @@ device_args() {
   return 0
 }
 
-# tune_step_sizes CRIT: EXP/runs/CRIT/step_sizes.json, the best η of --step-size-grid per K.
-tune_step_sizes() {
-  local crit="$1" ks
-  ks="$(synth_steps "${crit}" | tr ' ' '\n' | grep -vx 0 | paste -sd, -)"
+# tune_knobs SYSTEM: EXP/runs/SYSTEM/step_sizes.json, the teacher-forced validation error at
+# every K: an energy's at each η of --step-size-grid, the flow's at each temperature τ of
+# `tts-ebm step-sizes` (Euler steps), and the best per K.
+tune_knobs() {
+  local system="$1" ks grid=()
+  ks="$(synth_steps "${system}" | tr ' ' '\n' | grep -vx 0 | paste -sd, -)"
   [[ -z ${ks} ]] && return 0
-  run_logged "${exp}/logs/step-sizes-${crit}.log" \
-    tts step-sizes "${exp}/runs/${crit}/model.safetensors" "${prepared}" --steps "${ks}" \
-    --grid "$(echo "${step_size_grid}" | tr ' ' ',')" --out "${exp}/runs/${crit}/step_sizes.json"
+  [[ ${system%@*} != flow ]] && grid=(--grid "$(echo "${step_size_grid}" | tr ' ' ',')")
+  run_logged "${exp}/logs/step-sizes-${system}.log" \
+    tts step-sizes "${exp}/runs/${system}/model.safetensors" "${prepared}" --steps "${ks}" \
+    "${grid[@]}" --out "${exp}/runs/${system}/step_sizes.json"
 }
 
-# step_size_args CRIT K: --step-size of the tuned table, or nothing (the model's own).
-step_size_args() {
-  local crit="$1" k="$2" table="${exp}/runs/$1/step_sizes.json"
-  step_size=()
-  if [[ -n ${step_size_grid} && ${crit} != flow && ${k} != 0 ]]; then
-    step_size=(--step-size "$("${python}" -c \
-      'import json, sys; print(json.load(open(sys.argv[1]))["best"][sys.argv[2]]["step_size"])' \
-      "${table}" "${k}")")
-  fi
+# knob_args SYSTEM K: with --step-size-grid, the tuned table's --step-size (an energy) or
+# --temperature (the flow, whose K Euler steps are K network evaluations); else nothing.
+knob_args() {
+  local system="$1" k="$2" table="${exp}/runs/$1/step_sizes.json" knob=step_size
+  knobs=()
+  [[ -z ${step_size_grid} || ${k} == 0 ]] && return 0
+  [[ ${system%@*} == flow ]] && knob=temperature
+  knobs=("--${knob//_/-}" "$("${python}" -c \
+    'import json, sys; print(json.load(open(sys.argv[1]))["best"][sys.argv[2]][sys.argv[3]])' \
+    "${table}" "${k}" "${knob}")")
 }
 
 # benchmark_acoustic: EXP/acoustic_benchmark.json, every step count of the first EBM criterion
@@ -332,17 +374,15 @@ benchmark_acoustic() {
 }
 
 stage_synthesize() {
-  local crit k device step_size
+  local system k device knobs
   device_args
-  for crit in ${criteria}; do
-    if [[ -n ${step_size_grid} && ${crit} != flow ]]; then
-      once "step-sizes-${crit}" tune_step_sizes "${crit}"
-    fi
-    for k in $(synth_steps "${crit}"); do
-      step_size_args "${crit}" "${k}"
-      once "synth-${crit}-k${k}" run_logged "${exp}/logs/synth-${crit}-k${k}.log" \
-        tts synthesize --file "${test_txt}" --out-dir "${exp}/synth/${crit}-k${k}" \
-        --checkpoint "${exp}/runs/${crit}/model.safetensors" --steps "${k}" "${step_size[@]}" \
+  for system in $(systems); do
+    [[ -n ${step_size_grid} ]] && once "step-sizes-${system}" tune_knobs "${system}"
+    for k in $(synth_steps "${system}"); do
+      knob_args "${system}" "${k}"
+      once "synth-${system}-k${k}" run_logged "${exp}/logs/synth-${system}-k${k}.log" \
+        tts synthesize --file "${test_txt}" --out-dir "${exp}/synth/${system}-k${k}" \
+        --checkpoint "${exp}/runs/${system}/model.safetensors" --steps "${k}" "${knobs[@]}" \
         --vocoder "${vocoder}" --batch-size "${synth_batch_size}" "${device[@]}"
     done
   done
@@ -368,19 +408,19 @@ evaluate_one() {
 }
 
 stage_evaluate() {
-  local crit k
+  local system k
   once eval-vocoded evaluate_one vocoded "${exp}/synth/vocoded"
-  for crit in ${criteria}; do
-    for k in $(synth_steps "${crit}"); do
-      once "eval-${crit}-k${k}" evaluate_one "${crit}-k${k}" "${exp}/synth/${crit}-k${k}"
+  for system in $(systems); do
+    for k in $(synth_steps "${system}"); do
+      once "eval-${system}-k${k}" evaluate_one "${system}-k${k}" "${exp}/synth/${system}-k${k}"
     done
   done
 }
 
 build_listening_test() {
-  local crit systems=() out="${exp}/listening/${listen_kind}"
-  for crit in ${criteria}; do
-    systems+=(--system "${crit}=${exp}/synth/${crit}-k${listen_steps}")
+  local system systems=() out="${exp}/listening/${listen_kind}"
+  for system in $(systems); do
+    systems+=(--system "${system}=${exp}/synth/${system}-k${listen_steps}")
   done
   systems+=(--system "vocoded=${exp}/synth/vocoded")
   [[ -n ${listen_items} ]] && systems+=(--items "${listen_items}")

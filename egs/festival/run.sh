@@ -17,6 +17,8 @@ exp="${repo_root}/exp/festival"
 text_dir="${repo_root}/../shared/data/ljspeech-text"
 data_dir="${repo_root}/data/festival-ljspeech"
 existing_corpus=""
+metadata=""
+filelists=""
 limit=""
 test_text=""
 test_size=100
@@ -32,6 +34,10 @@ Festival corpus pipeline (stage 0 builds the corpus with festival's us_slt_hts v
 Data options:
   --exp DIR (or --out DIR)  experiment folder (default: exp/festival in the repository)
   --text-dir DIR       train.txt and val.txt of id|text lines (default: ../shared/data/ljspeech-text)
+  --metadata FILE      LJSpeech's metadata.csv instead: the lists are derived from it into
+                       EXP/data/lists (the Tacotron 2 split where its filelists are found, else
+                       a seeded split of the same sizes; see recipes/festival/run.sh)
+  --filelists DIR      with --metadata: the Tacotron 2 ljs_audio_text_*_filelist.txt folder
   --data DIR           where the festival corpus is built (default: data/festival-ljspeech)
   --corpus DIR         use this already built festival corpus as it is (no festival run)
   --limit N            speak only the first N sentences of each list
@@ -82,6 +88,8 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --exp | --out) exp="$2"; shift 2 ;;
     --text-dir) text_dir="$2"; shift 2 ;;
+    --metadata) metadata="$2"; shift 2 ;;
+    --filelists) filelists="$2"; shift 2 ;;
     --data) data_dir="$2"; shift 2 ;;
     --corpus) existing_corpus="$2"; shift 2 ;;
     --limit) limit="$2"; shift 2 ;;
@@ -141,8 +149,20 @@ write_test_set() {
   log "  test set: $(wc -l <"${test_txt}") sentences → ${test_txt}"
 }
 
+# The sentence lists of an LJSpeech metadata.csv (--metadata) → EXP/data/lists/{train,val}.txt.
+derive_lists() {
+  local args=("${metadata}" "${exp}/data/lists")
+  [[ -n ${filelists} ]] && args+=(--filelists "${filelists}")
+  run_logged "${exp}/logs/lists.log" "${python}" -m tts_ebm.data.ljspeech_lists "${args[@]}"
+  tail -n 1 "${exp}/logs/lists.log"
+}
+
 stage_data() {
   if [[ -z ${existing_corpus} ]]; then
+    if [[ -n ${metadata} ]]; then
+      once lists derive_lists
+      text_dir="${exp}/data/lists"
+    fi
     [[ ${smoke} == true ]] && write_smoke_text
     once festival-corpus build_corpus
   elif [[ ! -f ${existing_corpus}/metadata.csv ]]; then

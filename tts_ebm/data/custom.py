@@ -27,6 +27,7 @@ from pathlib import Path
 
 from tts_ebm.audio import SAMPLE_RATE, check_wav_complete
 from tts_ebm.data.corpus import text_lines
+from tts_ebm.files import write_atomic
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -200,12 +201,6 @@ def _audio_problem(rate: int, seconds: float, options: CheckOptions) -> str | No
     return None
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_clean_corpus(report: CheckReport, out_dir: Path) -> Path:
     """Write the LJSpeech-format folder of the good entries (links, not copies); links of
     entries that are no longer good (an earlier run) are removed, other files never are."""
@@ -230,16 +225,16 @@ def write_clean_corpus(report: CheckReport, out_dir: Path) -> Path:
         elif link.exists():
             raise CheckError(f"{link} exists and is not a link; use an empty output folder")
         link.symlink_to(target)
-    _write(
+    write_atomic(
         out_dir / "metadata.csv",
         "".join(f"{e.id}|{e.text}|{e.normalized or e.text}\n" for e in report.good),
     )
-    _write(
+    write_atomic(
         out_dir / "problems.tsv",
         "line\tid\tproblem\n" + "".join(f"{p.line}\t{p.id}\t{p.reason}\n" for p in report.problems),
     )
     summary = report.summary() | {"problem_list": [asdict(p) for p in report.problems[:1000]]}
-    _write(out_dir / "check.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(out_dir / "check.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     return out_dir
 
 

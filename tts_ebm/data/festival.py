@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tts_ebm.files import write_atomic
 from tts_ebm.interrupts import sigterm_as_interrupt
 from tts_ebm.text import strip_accents
 from tts_ebm.text.normalize import normalize_text
@@ -265,12 +266,6 @@ class _Synthesizer:
         return None
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def build_corpus(
     sources: list[Path],
     out_dir: Path,
@@ -339,13 +334,13 @@ def build_corpus(
     in_corpus = [s for s in sentences if s.id not in report.failed]
     if not in_corpus:
         raise BuildError("festival made no wav at all; see the failures above")
-    _write_atomic(
+    write_atomic(
         out_dir / "metadata.csv",
         "".join(f"{s.id}|{s.text}|{s.normalized}\n" for s in in_corpus),
     )
     for name, split in splits.items():
         ids = [s.id for s in split if s.id not in report.failed]
-        _write_atomic(out_dir / f"{name}_ids.txt", "".join(f"{i}\n" for i in ids))
+        write_atomic(out_dir / f"{name}_ids.txt", "".join(f"{i}\n" for i in ids))
     report.elapsed_s = time.monotonic() - start
     return report
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tts_ebm.data.download import Checksum, DownloadError, Progress, download, extract_tar
+from tts_ebm.files import write_atomic
 
 LJSPEECH_URL = "https://data.keithito.com/data/speech/LJSpeech-1.1.tar.bz2"
 # Published with the dataset's mirrors and in torchaudio / Homebrew; size in bytes as served.
@@ -292,12 +293,6 @@ def load_split(out_dir: Path) -> Split | None:
     )
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_split(out_dir: Path, corpus: Path, split: Split, extra: dict | None = None) -> None:
     """The corpus view (train + val rows, a link to the wavs), id lists, test.txt, split.json.
 
@@ -307,7 +302,7 @@ def write_split(out_dir: Path, corpus: Path, split: Split, extra: dict | None = 
     view = out_dir / "corpus"
     view.mkdir(parents=True, exist_ok=True)
     lines = [rows[i] for i in sorted(split.train + split.val)]
-    _write(view / "metadata.csv", "".join(f"{line}\n" for line in lines))
+    write_atomic(view / "metadata.csv", "".join(f"{line}\n" for line in lines))
     wavs = view / "wavs"
     target = (corpus / "wavs").resolve()
     inside = target.is_relative_to(out_dir.resolve())
@@ -317,10 +312,12 @@ def write_split(out_dir: Path, corpus: Path, split: Split, extra: dict | None = 
             raise ValueError(f"{wavs} exists and is not a link; remove it and run again")
         wavs.unlink()
     wavs.symlink_to(link, target_is_directory=True)
-    _write(view / "train_ids.txt", "".join(f"{i}\n" for i in split.train))
-    _write(view / "val_ids.txt", "".join(f"{i}\n" for i in split.val))
-    _write(out_dir / "test_ids.txt", "".join(f"{i}\n" for i in split.test))
-    _write(out_dir / "test.txt", "".join(f"{i}|{normalized_text(rows[i])}\n" for i in split.test))
+    write_atomic(view / "train_ids.txt", "".join(f"{i}\n" for i in split.train))
+    write_atomic(view / "val_ids.txt", "".join(f"{i}\n" for i in split.val))
+    write_atomic(out_dir / "test_ids.txt", "".join(f"{i}\n" for i in split.test))
+    write_atomic(
+        out_dir / "test.txt", "".join(f"{i}|{normalized_text(rows[i])}\n" for i in split.test)
+    )
     meta = {
         **(extra or {}),
         "source": split.source,
@@ -329,7 +326,7 @@ def write_split(out_dir: Path, corpus: Path, split: Split, extra: dict | None = 
         "sizes": split.sizes(),
         "corpus": str(corpus.resolve()),
     }
-    _write(out_dir / "split.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(out_dir / "split.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
 
 def prepare_ljspeech(

@@ -31,6 +31,7 @@ import numpy as np
 
 from tts_ebm.audio import MelConfig, MelStats, MelStatsAccumulator
 from tts_ebm.data.corpus import Skipped, Utterance, read_corpus, split_ids
+from tts_ebm.files import write_atomic
 from tts_ebm.text import TextFrontend
 
 PREPARE_VERSION = 2  # 2: audio out of range or truncated is skipped; cache entries are keyed
@@ -152,9 +153,7 @@ def _locked(out_dir: Path) -> Iterator[None]:
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    os.replace(tmp, path)
+    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def _run_parallel(jobs: list[_AudioJob], workers: int) -> Iterator[dict]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tts_ebm.audio import SAMPLE_RATE, MelConfig, save_wav
+from tts_ebm.files import write_atomic
 
 # Bump whenever the generated audio or texts change, so cached corpora are rebuilt.
 TOY_VERSION = 1
@@ -141,13 +142,6 @@ def _read_manifest(path: Path) -> dict | None:
         return None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Temp file + rename, so readers (or a concurrent builder) never see a partial file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def make_toy_corpus(out_dir: str | Path, n_utterances: int = 200, seed: int = 0) -> Path:
     """Build (or reuse) an LJSpeech-format toy corpus: ``wavs/toy_NNNNN.wav`` + ``metadata.csv``.
 
@@ -187,6 +181,6 @@ def make_toy_corpus(out_dir: str | Path, n_utterances: int = 200, seed: int = 0)
         number = stale.stem.removeprefix("toy_")
         if number.isdigit() and int(number) >= n_utterances:
             stale.unlink()
-    _write_atomically(manifest_path, json.dumps(manifest, indent=2) + "\n")
-    _write_atomically(metadata, "".join(lines))
+    write_atomic(manifest_path, json.dumps(manifest, indent=2) + "\n")
+    write_atomic(metadata, "".join(lines))
     return out_dir

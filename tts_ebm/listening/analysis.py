@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tts_ebm.evaluate.stats import mean_ci
 from tts_ebm.listening.design import DATABASE, REFERENCE, Manifest
 from tts_ebm.listening.storage import ListenerRecord, RatingStore
 
@@ -126,24 +127,6 @@ class Results:
         return [s.listener for s in self.screening if s.excluded]
 
 
-def t_quantile(level: float, dof: int) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(0.5 + level / 2, dof))
-
-
-def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, sample standard deviation, half-width of the t interval); NaN where undefined."""
-    x = np.asarray(values, dtype=np.float64)
-    if x.size == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(x.mean())
-    if x.size < 2:
-        return mean, math.nan, math.nan
-    std = float(x.std(ddof=1))
-    return mean, std, t_quantile(level, x.size - 1) * std / math.sqrt(x.size)
-
-
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values (family-wise error control, any dependence)."""
     m = len(pvalues)
@@ -211,11 +194,17 @@ def screen_mushra(
     ]
 
 
+def nan_if_none(value: float | None) -> float:
+    """The listening report's floats are NaN where a statistic is undefined."""
+    return math.nan if value is None else value
+
+
 def system_scores(ratings: Sequence[Rating], systems: Sequence[str]) -> list[SystemScore]:
     scores = []
     for system in systems:
         mine = [r for r in ratings if r.system == system]
-        mean, std, half = mean_ci([r.score for r in mine])
+        stats = mean_ci(r.score for r in mine)
+        mean, std, half = (nan_if_none(v) for v in (stats.mean, stats.std, stats.ci95))
         listeners = len({r.listener for r in mine})
         scores.append(SystemScore(system, len(mine), listeners, mean, std, half))
     return scores

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from tts_ebm.files import write_atomic
+
 KINDS = ("mos", "mushra", "ab")
 MANIFEST = "test.json"
 DATABASE = "ratings.sqlite"
@@ -159,10 +161,8 @@ class Manifest:
                     raise ManifestError(f"stimulus {sid} file {stimulus.file!r} leaves the test")
 
     def save(self, test_dir: Path) -> None:
-        path = Path(test_dir) / MANIFEST
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n")
-        tmp.replace(path)
+        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n"
+        write_atomic(Path(test_dir) / MANIFEST, text)
 
     @classmethod
     def load(cls, test_dir: Path) -> Manifest:

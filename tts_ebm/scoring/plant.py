@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 
 from tts_ebm.audio import SAMPLE_RATE, load_audio, save_wav
 from tts_ebm.data.corpus import Utterance, read_corpus
+from tts_ebm.files import write_atomic
 
 KINDS = (
     "transcript_swap",
@@ -180,10 +180,8 @@ def plant_defects(
 
 
 def write_labels(labels: list[Planted], path: Path) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
-        handle.write("id\tkind\tdetail\n")
-        handle.writelines(f"{p.id}\t{p.kind}\t{p.detail}\n" for p in labels)
-    Path(handle.name).replace(path)
+    rows = "".join(f"{p.id}\t{p.kind}\t{p.detail}\n" for p in labels)
+    write_atomic(path, "id\tkind\tdetail\n" + rows)
 
 
 def read_labels(path: Path) -> list[Planted]:
