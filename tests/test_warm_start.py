@@ -130,3 +130,45 @@ def test_the_frozen_prior_is_encoded_once_per_utterance_and_stays_exact():
             torch.testing.assert_close(getattr(cached, field), getattr(direct, field))
     assert len(module.prior_cache) == 3
     assert len(calls) == 1 + 3  # the one fill, then only the direct references
+
+
+def test_a_second_run_on_the_same_frozen_prior_reads_its_cache_and_trains_alike(tmp_path):
+    """The frozen prior's cache is kept beside the prepared features: a second run (a resumed
+    one, another budget, another criterion) reads it instead of re-encoding. Its entries are
+    what the prior gives, and the second run's losses follow the first's (to float rounding:
+    the two processes' kernels see different memory, and Adam magnifies the last bits)."""
+    import os
+
+    from test_train import metrics, run_training, series
+
+    from tts_ebm.checkpoint import load_checkpoint
+    from tts_ebm.train.prior_cache import FrozenPriorCache
+    from tts_ebm.train.step_sizes import prepared_batches
+
+    os.environ["TTS_EBM_CACHE"] = str(tmp_path / "cache")
+    frozen = ("model.freeze_encoder=true", "trainer.max_steps=12", "trainer.val_media=0")
+    frozen += ("trainer.log_every_steps=1",)
+    first = run_training(tmp_path / "first", *frozen)
+    assert "prior cache:" not in first.stdout
+    (path,) = (tmp_path / "cache").rglob("prior_cache/*.pt")
+    stored = torch.load(path, weights_only=True)
+    # Every entry is the prior's own: the exported (frozen) encoder encodes the same.
+    prior = load_checkpoint(tmp_path / "first/model.safetensors")
+    fresh = FrozenPriorCache(prior.model.eval())
+    for split in ("train", "val"):
+        for batch in prepared_batches(prior, path.parents[1], split):
+            fresh.align(batch)
+    assert len(stored) >= 8 and set(stored) <= set(fresh._entries)
+    for key, entry in stored.items():
+        for saved, computed in zip(entry, fresh._entries[key], strict=True):
+            torch.testing.assert_close(saved, computed, rtol=1e-5, atol=1e-5)
+    second = run_training(tmp_path / "second", *frozen)
+    assert f"prior cache: {len(stored)} utterances from {path}" in second.stdout
+    losses = [series(metrics(tmp_path / run), "train/loss") for run in ("first", "second")]
+    assert len(losses[0]) == 12 and losses[0].keys() == losses[1].keys()
+    assert losses[0][0] == losses[1][0]
+    for step, loss in losses[0].items():
+        assert losses[1][step] == pytest.approx(loss, rel=1e-3), step
+    # Another prior (here a different encoder seed) is another file, not a wrong read.
+    run_training(tmp_path / "third", *frozen, "seed=7", "trainer.max_steps=2")
+    assert len(list((tmp_path / "cache").rglob("prior_cache/*.pt"))) == 2

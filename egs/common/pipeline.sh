@@ -46,6 +46,7 @@ pipeline_defaults() {
   flow_steps="1 2 4 10"
   step_size_grid=""
   budgets=""
+  tune_steps=""
 }
 
 pipeline_usage() {
@@ -78,8 +79,11 @@ Pipeline options:
   --steps "K1 K2 ..."          refinement step counts to synthesise (default "${steps_list}")
   --flow-steps "K1 K2 ..."     Euler step counts of the criterion 'flow' (default "${flow_steps}")
   --step-size-grid "E1 E2 ..." synthesise each EBM at each K with the step size of this grid
-                               that refines the prepared val set best (tts-ebm step-sizes);
-                               default: each model's exported step size
+                               that refines the prepared val set best (tts-ebm step-sizes),
+                               the flow with its best temperature τ;
+                               default: each model's exported step size and τ
+  --tune-steps "K1 K2 ..."     the step counts whose teacher-forced errors are measured with
+                               --step-size-grid (default: those synthesised; more are cheap)
   --vocoder NAME               universal, ljspeech, griffin-lim, ... (default ${vocoder})
   --metrics LIST               tts-ebm evaluate metrics (default ${metrics})
   --eval-args "ARGS"           more tts-ebm evaluate options (e.g. "--f0-method dio")
@@ -110,6 +114,7 @@ pipeline_option() {
     --flow-steps) flow_steps="$2" ;;
     --step-size-grid) step_size_grid="$2" ;;
     --budgets) budgets="$2" ;;
+    --tune-steps) tune_steps="$2" ;;
     --frontend) frontend="$2" ;;
     --jobs) jobs="$2" ;;
     --prepared) prepared="$2" ;;
@@ -333,7 +338,8 @@ device_args() {
 # `tts-ebm step-sizes` (Euler steps), and the best per K.
 tune_knobs() {
   local system="$1" ks grid=()
-  ks="$(synth_steps "${system}" | tr ' ' '\n' | grep -vx 0 | paste -sd, -)"
+  ks="$(echo "${tune_steps} $(synth_steps "${system}")" | tr ' ' '\n' | sed '/^$/d' \
+    | grep -vx 0 | sort -nu | paste -sd, -)"
   [[ -z ${ks} ]] && return 0
   [[ ${system%@*} != flow ]] && grid=(--grid "$(echo "${step_size_grid}" | tr ' ' ',')")
   run_logged "${exp}/logs/step-sizes-${system}.log" \

@@ -61,7 +61,10 @@ class EBMTTSModule(L.LightningModule):
         # of each utterance is computed once.
         self.prior_cache = None
         if config["model"].get("freeze_encoder"):
-            self.model.encoder.requires_grad_(False)
+            # Eval from the start: Lightning restores each submodule's mode as it found it at
+            # fit start (without calling train()), so a frozen encoder built in train mode
+            # kept its dropout on and the cache held one dropout draw of μ per utterance.
+            self.model.encoder.requires_grad_(False).eval()
             self.prior_cache = FrozenPriorCache(self.model)
         self.stats = MelStats.from_dict(config["data"]["stats"])
         self.automatic_optimization = False

@@ -17,6 +17,7 @@ from tts_ebm.text import TextFrontend
 from tts_ebm.train.callbacks import AtomicCheckpointIO, CheckpointOnSignal, StepProgressBar
 from tts_ebm.train.data import BucketBatchSampler, PreparedDataset, collate
 from tts_ebm.train.media import ValidationMedia
+from tts_ebm.train.prior_cache import SharedPriorCache
 
 
 class PreparedDataModule(L.LightningDataModule):
@@ -123,6 +124,8 @@ def build_trainer(config: dict, run_dir: Path) -> L.Trainer:
     ]
     if tcfg.get("ema_decay"):
         callbacks.append(WeightAverage(decay=tcfg["ema_decay"]))
+    if config["model"].get("freeze_encoder"):
+        callbacks.append(SharedPriorCache(config["data"]["prepared_dir"]))
     val_every = tcfg["val_every_steps"]
     try:
         return L.Trainer(
