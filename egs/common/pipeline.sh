@@ -423,10 +423,14 @@ stage_evaluate() {
   done
 }
 
+# The listening test: each criterion at K = --listen-steps (with --budgets, at the largest
+# budget, under the criterion's name), the vocoded reference, the recordings.
 build_listening_test() {
-  local system systems=() out="${exp}/listening/${listen_kind}"
-  for system in $(systems); do
-    systems+=(--system "${system}=${exp}/synth/${system}-k${listen_steps}")
+  local crit system systems=() out="${exp}/listening/${listen_kind}" largest=""
+  [[ -n ${budgets} ]] && largest="@$(echo "${budgets}" | tr ' ' '\n' | sed '/^$/d' | tail -n 1)"
+  for crit in ${criteria}; do
+    system="${crit}${largest}"
+    systems+=(--system "${crit}=${exp}/synth/${system}-k${listen_steps}")
   done
   systems+=(--system "vocoded=${exp}/synth/vocoded")
   [[ -n ${listen_items} ]] && systems+=(--items "${listen_items}")
