@@ -126,6 +126,8 @@ def build_trainer(config: dict, run_dir: Path) -> L.Trainer:
         callbacks.append(WeightAverage(decay=tcfg["ema_decay"]))
     if config["model"].get("freeze_encoder"):
         callbacks.append(SharedPriorCache(config["data"]["prepared_dir"]))
+        # The frozen encoder is in eval mode on purpose (module.py): not worth a warning.
+        warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
     val_every = tcfg["val_every_steps"]
     try:
         return L.Trainer(
