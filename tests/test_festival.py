@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,26 +178,29 @@ def test_lists_from_metadata_without_filelists_use_the_stated_seeded_split(tmp_p
     assert train == set(split.train) and not train & set(split.test)
 
 
-@pytest.mark.festival
-@needs_festival
-def test_recipe_speaks_the_lists_of_a_metadata_file(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
-    ljspeech_metadata(tmp_path / "metadata.csv")
-    tacotron2_filelists(
-        tmp_path / "filelists", {"train": range(1, 31), "val": range(31, 36), "test": range(36, 41)}
-    )
-    recipe = Path(__file__).resolve().parents[1] / "recipes/festival/run.sh"
-    result = subprocess.run(
-        ["bash", str(recipe), "--metadata", "metadata.csv", "--filelists", "filelists"]
-        + ["--out", "corpus", "--limit", "1", "--jobs", "1"],
-        cwd=tmp_path,
+def run_on_metadata(script: str, folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """``script`` (from the repository root) run in ``folder`` on its ``metadata.csv`` and
+    ``filelists/``."""
+    return subprocess.run(
+        ["bash", str(Path(__file__).resolve().parents[1] / script)]
+        + ["--metadata", "metadata.csv", "--filelists", "filelists", *args],
+        cwd=folder,
         env={**os.environ, "PYTHON": sys.executable},
         capture_output=True,
         text=True,
         timeout=300,
+    )
+
+
+@pytest.mark.festival
+@needs_festival
+def test_recipe_speaks_the_lists_of_a_metadata_file(tmp_path: Path) -> None:
+    ljspeech_metadata(tmp_path / "metadata.csv")
+    tacotron2_filelists(
+        tmp_path / "filelists", {"train": range(1, 31), "val": range(31, 36), "test": range(36, 41)}
+    )
+    result = run_on_metadata(
+        "recipes/festival/run.sh", tmp_path, "--out", "corpus", "--limit", "1", "--jobs", "1"
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "tacotron2 split" in result.stdout
@@ -208,25 +214,14 @@ def test_recipe_speaks_the_lists_of_a_metadata_file(tmp_path: Path) -> None:
 @needs_festival
 def test_experiment_recipe_builds_its_corpus_from_a_metadata_file(tmp_path: Path) -> None:
     """egs/festival/run.sh reads LJSpeech's metadata.csv as recipes/festival/run.sh does."""
-    import os
-    import subprocess
-    import sys
-
     ljspeech_metadata(tmp_path / "metadata.csv")
     tacotron2_filelists(
         tmp_path / "filelists", {"train": range(1, 31), "val": range(31, 36), "test": range(36, 41)}
     )
-    script = Path(__file__).resolve().parents[1] / "egs/festival/run.sh"
-    result = subprocess.run(
-        ["bash", str(script), "--metadata", "metadata.csv", "--filelists", "filelists"]
-        + ["--exp", "exp", "--data", "corpus", "--limit", "1", "--jobs", "1"]
-        + ["--stop-stage", "0", "--test-size", "1"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHON": sys.executable},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_on_metadata(
+        "egs/festival/run.sh", tmp_path, "--exp", "exp", "--data", "corpus", "--limit", "1",
+        "--jobs", "1", "--stop-stage", "0", "--test-size", "1",
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "tacotron2 split" in result.stdout
     assert len((tmp_path / "exp/data/lists/train.txt").read_text().splitlines()) == 30

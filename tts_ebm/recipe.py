@@ -104,6 +104,13 @@ def criterion_budget(criterion: str) -> tuple[str, int | None]:
     return (match["criterion"], int(match["budget"])) if match else (criterion, None)
 
 
+def run_criterion(name: str) -> str | None:
+    """The criterion whose training run made system ``name`` (``delta`` for ``delta-k1`` and
+    for a learning curve's ``delta@1500-k1``); None for ``vocoded`` and ``recordings``."""
+    parsed = system_steps(name)
+    return criterion_budget(parsed[0])[0] if parsed else None
+
+
 def _natural_key(name: str) -> list:
     """``delta-k10`` after ``delta-k4``; ``vocoded`` first, as the upper bound of systems."""
     parts = [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
@@ -213,7 +220,7 @@ def benchmark_rtfs(exp_dir: Path, results: list[SystemResult]) -> tuple[dict[str
     rtfs = {}
     for result in results:
         if parsed := system_steps(result.name):
-            key = ("euler" if criterion_budget(parsed[0])[0] == FLOW else "ebm", parsed[1])
+            key = ("euler" if run_criterion(result.name) == FLOW else "ebm", parsed[1])
             if key in timed:
                 rtfs[result.name] = float(timed[key])
     return rtfs, batch
@@ -301,9 +308,7 @@ def training_speeds(
 ) -> dict[str, TrainSpeed]:
     """:func:`train_speed` of every criterion that has a system in ``results`` (a learning
     curve's ``CRITERION@B``: its one run's)."""
-    criteria = dict.fromkeys(
-        criterion_budget(parsed[0])[0] for r in results if (parsed := system_steps(r.name))
-    )
+    criteria = dict.fromkeys(c for r in results if (c := run_criterion(r.name)))
     speeds = {c: train_speed(exp_dir, c, timing_lines) for c in criteria}
     return {c: speed for c, speed in speeds.items() if speed is not None}
 
@@ -313,8 +318,7 @@ def system_costs(
 ) -> dict[str, float]:
     """The acoustic RTF of a system and ``train_s_per_step`` of its criterion, when known."""
     costs = {times.column: times.rtfs[name]} if name in times.rtfs else {}
-    parsed = system_steps(name)
-    criterion = criterion_budget(parsed[0])[0] if parsed else None
+    criterion = run_criterion(name)
     if criterion in speeds:
         costs["train_s_per_step"] = speeds[criterion].seconds
     return costs
@@ -333,7 +337,7 @@ def _metrics_table(
     estimated = {criterion for criterion, speed in speeds.items() if not speed.measured}
     rows = []
     for r in results:
-        mark = "†" if criterion_budget((system_steps(r.name) or ("",))[0])[0] in estimated else ""
+        mark = "†" if run_criterion(r.name) in estimated else ""
         row = [r.name, "–" if r.count is None else str(r.count)]
         row += [_fmt(r.metrics.get(c)) for c in columns]
         row += [

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import lightning as L
 import torch
 from torch import Tensor
 
+from tts_ebm.files import replacing
 from tts_ebm.model.encoder import EncoderOutput
 from tts_ebm.model.layers import sequence_mask
 from tts_ebm.model.tts import EBMTTS, AlignedPrior
@@ -98,12 +98,8 @@ class FrozenPriorCache:
     def save(self, path: Path) -> None:
         """Every entry, written atomically (a reader sees the old file or the whole new one)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
+        with replacing(path) as tmp:
             torch.save(self._entries, tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def load(self, path: Path) -> int:
         """Adds the entries of ``path`` (tensors only, read without unpickling code); returns
